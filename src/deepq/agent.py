@@ -1,0 +1,182 @@
+"""The learn step: pure functions for the DQN target and loss, and the agent that owns the nets.
+
+Read top to bottom, ``DQNAgent.learn`` is the whole algorithm:
+
+    q(s, a)  = Q_online(s).gather(a)                                   # what we predicted
+    y        = r + gamma**k * (1 - terminated) * max_a' Q_target(s', a')   # what we now believe
+    loss     = huber(q(s, a), y), weighted by importance weights
+    optimizer step, with gradient clipping
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepq.config import DQNConfig
+from deepq.networks import build_q_network
+from deepq.replay import Batch
+
+
+def q_taken(q_values: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Q(s, a) for the action each row took: ``(B, A), (B,) -> (B,)``."""
+    return q_values.gather(1, actions.long().unsqueeze(1)).squeeze(1)
+
+
+def next_state_value(
+    next_q_target: torch.Tensor, next_q_online: torch.Tensor | None = None
+) -> torch.Tensor:
+    """max_a' Q_target(s', a'); with ``next_q_online`` given, Double DQN's
+    Q_target(s', argmax_a' Q_online(s', a')) (van Hasselt et al., 2016)."""
+    if next_q_online is None:
+        return next_q_target.max(dim=1).values
+    best_actions = next_q_online.argmax(dim=1)
+    return q_taken(next_q_target, best_actions)
+
+
+def td_target(
+    rewards: torch.Tensor, terminated: torch.Tensor, next_value: torch.Tensor,
+    gamma: float | torch.Tensor,
+) -> torch.Tensor:
+    """``r + gamma * (1 - terminated) * V(s')``. A truncation is not a termination: it bootstraps."""
+    return rewards + gamma * (1.0 - terminated) * next_value
+
+
+def td_loss(
+    predicted: torch.Tensor, target: torch.Tensor, kind: str = "huber",
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean Huber (smooth L1) or squared error, each row scaled by ``weights`` when given."""
+    if kind == "mse":
+        per_row = F.mse_loss(predicted, target, reduction="none")
+    else:
+        per_row = F.smooth_l1_loss(predicted, target, reduction="none")
+    if weights is not None:
+        per_row = per_row * weights
+    return per_row.mean()
+
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+    "sgd": torch.optim.SGD,
+}
+
+
+class DQNAgent:
+    """Online and target Q-networks, the optimizer, acting and learning."""
+
+    def __init__(
+        self, obs_shape: tuple[int, ...], n_actions: int, config: DQNConfig,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.config = config
+        self.obs_shape = tuple(obs_shape)
+        self.n_actions = int(n_actions)
+        self.device = torch.device(device)
+        self.q_net: nn.Module = build_q_network(
+            self.obs_shape, self.n_actions, config.hidden_sizes, config.dueling
+        ).to(self.device)
+        # target_update_interval = 0: no target network, the online net bootstraps itself
+        # (as the LunarLander and sand-car tutorials do).
+        self.target_net: nn.Module | None = None
+        if config.target_update_interval > 0:
+            self.target_net = copy.deepcopy(self.q_net)
+            self.target_net.requires_grad_(False)
+        self.optimizer = OPTIMIZERS[config.optimizer](
+            self.q_net.parameters(), lr=config.learning_rate
+        )
+
+    # --- acting ---
+    @torch.no_grad()
+    def q_values(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Q-values for a batch of observations."""
+        tensor = torch.as_tensor(obs, device=self.device)
+        return self.q_net(tensor)
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """argmax_a Q(s, a) for a batch of observations."""
+        return self.q_values(obs).argmax(dim=1).cpu().numpy()
+
+    def act(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """Actions for a batch: epsilon-greedy, or softmax(Q * temperature) sampling."""
+        n = len(obs)
+        if self.config.exploration == "boltzmann":
+            logits = self.q_values(obs) * self.config.temperature
+            probs = torch.softmax(logits, dim=1).cpu().numpy().astype(np.float64)
+            cumulative = probs.cumsum(axis=1)
+            draws = rng.random((n, 1)) * cumulative[:, -1:]
+            return np.minimum((draws > cumulative).sum(axis=1), self.n_actions - 1)
+        explore = rng.random(n) < epsilon
+        actions = rng.integers(0, self.n_actions, size=n)
+        if not explore.all():  # skip the forward pass while every env explores
+            actions = np.where(explore, actions, self.greedy(obs))
+        return actions
+
+    # --- learning ---
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Set the optimizer's step size (the learning-rate schedule calls this)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+
+    def learn(self, batch: Batch) -> dict[str, Any]:
+        """One gradient step on a batch; returns the loss, mean Q and per-row |TD error|."""
+        config = self.config
+        with torch.no_grad():
+            bootstrap_net = self.target_net if self.target_net is not None else self.q_net
+            next_q_target = bootstrap_net(batch.next_obs)
+            next_q_online = self.q_net(batch.next_obs) if config.double else None
+            next_value = next_state_value(next_q_target, next_q_online)
+            target = td_target(batch.rewards, batch.terminated, next_value, batch.discounts)
+
+        predicted = q_taken(self.q_net(batch.obs), batch.actions)
+        loss = td_loss(predicted, target, config.loss, batch.weights)
+
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip_value > 0:
+            nn.utils.clip_grad_value_(self.q_net.parameters(), config.grad_clip_value)
+        if config.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.q_net.parameters(), config.max_grad_norm)
+        self.optimizer.step()
+        return {
+            "loss": loss.detach(),
+            "q_mean": predicted.detach().mean(),
+            "td_error": (target - predicted.detach()).abs(),
+        }
+
+    def update_target(self) -> None:
+        """Hard copy (tau = 1) or Polyak average (tau < 1) of the online weights into the target."""
+        if self.target_net is None:
+            return
+        tau = self.config.tau
+        with torch.no_grad():
+            for target, online in zip(
+                self.target_net.parameters(), self.q_net.parameters(), strict=True
+            ):
+                if tau >= 1.0:
+                    target.copy_(online)
+                else:
+                    target.lerp_(online, tau)
+
+    # --- persistence ---
+    def state_dict(self) -> dict[str, Any]:
+        """Networks and optimizer."""
+        return {
+            "q_net": self.q_net.state_dict(),
+            "target_net": None if self.target_net is None else self.target_net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` saved."""
+        self.q_net.load_state_dict(state["q_net"])
+        if self.target_net is not None and state.get("target_net") is not None:
+            self.target_net.load_state_dict(state["target_net"])
+        self.optimizer.load_state_dict(state["optimizer"])

@@ -1,0 +1,256 @@
+"""The ``deepq`` command: train, resume, eval, plot, presets (and the sand car's app).
+
+Every user error ends in one line on stderr (``deepq: error: ...``) and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """Bad input from the user; printed as one line."""
+
+
+def _seed_list(text: str) -> list[int]:
+    """``3`` -> [3]; ``0-7`` -> [0..7]; ``1,4,9`` -> [1, 4, 9]."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part.strip()[1:]:
+                low, high = part.split("-", 1)
+                seeds.extend(range(int(low), int(high) + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds like 0-7 or 1,2,3, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("no seeds given")
+    return seeds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (its help is the command's documentation)."""
+    parser = argparse.ArgumentParser(
+        prog="deepq", description="Deep Q-learning that works out of the box.",
+        epilog="Run `deepq COMMAND --help` for a command's options.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a DQN on a Gymnasium environment")
+    train.add_argument("env_id", nargs="?", help="Gymnasium id, e.g. CartPole-v1 (not with --resume)")
+    train.add_argument("--preset", help="named hyperparameters (`deepq presets`); default: the env's own")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--steps", type=int, help="environment steps to train (default: the preset's)")
+    train.add_argument("--run-dir", type=Path, help="output directory (default runs/ENV-seedN)")
+    train.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                       help="override hyperparameters, e.g. --set learning_rate=5e-4 double=true")
+    train.add_argument("--stop-when-solved", action="store_true", help="stop at the first solved evaluation")
+    train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    train.add_argument("--save-replay", action="store_true", help="keep the replay memory in checkpoints")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
+    train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a live bar")
+
+    resume = commands.add_parser("resume", help="continue a stopped run")
+    resume.add_argument("run_dir", type=Path)
+    resume.add_argument("--steps", type=int, help="new total of environment steps")
+    resume.add_argument("--device", default="auto")
+    resume.add_argument("--no-progress", action="store_true")
+
+    evaluate = commands.add_parser("eval", help="evaluate a trained model greedily")
+    evaluate.add_argument("path", help="a run directory or model file, or an env id with --random")
+    evaluate.add_argument("--episodes", type=int, default=100, help="episodes to run (default 100)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--render", action="store_true", help="show the episodes in a window")
+    evaluate.add_argument("--random", action="store_true", help="a uniformly random agent (baseline)")
+    evaluate.add_argument("--device", default="cpu")
+
+    plot = commands.add_parser("plot", help="draw a run's learning curve")
+    plot.add_argument("run_dir", type=Path)
+    plot.add_argument("--out", type=Path, help="output PNG (default RUN_DIR/learning_curve.png)")
+
+    commands.add_parser("presets", help="list the presets and their hyperparameters")
+
+    from deepq.car.cli import add_car_parser
+
+    add_car_parser(commands)
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``deepq train``."""
+    from deepq.config import build_config, parse_overrides
+    from deepq.train import Trainer
+
+    progress = False if args.no_progress else None
+    if args.resume is not None:
+        if args.env_id:
+            raise UserError("give either ENV_ID or --resume RUN_DIR, not both")
+        trainer = Trainer.resume(args.resume, device=args.device, progress=progress, total_steps=args.steps)
+        return _run(trainer)
+    if not args.env_id:
+        raise UserError("train needs an environment id, e.g. `deepq train CartPole-v1`")
+    overrides = parse_overrides(args.overrides)
+    config, preset = build_config(args.env_id, args.preset, overrides)
+    run_dir = args.run_dir or Path("runs") / f"{args.env_id.replace('/', '_')}-seed{args.seed}"
+    if (run_dir / "checkpoint.pt").exists() and not args.overwrite:
+        raise UserError(
+            f"{run_dir} already holds a run; continue it with `deepq resume {run_dir}`, "
+            "or pass --overwrite or another --run-dir"
+        )
+    if args.overwrite:
+        _clear_run_dir(run_dir)
+    trainer = Trainer(
+        args.env_id, config, seed=args.seed, run_dir=run_dir, total_steps=args.steps,
+        device=args.device, stop_when_solved=args.stop_when_solved, progress=progress,
+        preset=preset.name if preset else None, save_replay=args.save_replay,
+    )
+    return _run(trainer)
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    names = ("config.json", "metrics.csv", "evaluations.csv", "summary.json", "model.pt",
+             "checkpoint.pt", "learning_curve.png")
+    for name in names:
+        (run_dir / name).unlink(missing_ok=True)
+    for event_file in run_dir.glob("events.out.tfevents.*"):
+        event_file.unlink()
+
+
+def _run(trainer: Any) -> int:
+    summary = trainer.run()
+    run_dir = trainer.run_dir
+    if summary["interrupted"]:
+        code = 130 if trainer.stop_signal == signal.SIGINT else 143
+        print(f"interrupted at step {summary['steps']}; checkpoint saved. Resume with:\n"
+              f"  deepq resume {shlex.quote(str(run_dir))}", file=sys.stderr)
+        return code
+    print(_verdict(summary))
+    print(f"outputs in {run_dir}/: model.pt, checkpoint.pt, metrics.csv, summary.json, learning_curve.png")
+    return 0
+
+
+def _verdict(summary: dict[str, Any]) -> str:
+    final = summary["final_eval_mean"]
+    final_text = "n/a" if final is None else f"{final:.1f} +/- {summary['final_eval_std']:.1f}"
+    if summary["solved"]:
+        still = "still solved at the end" if summary["solved_at_end"] else "NOT solved at the end"
+        return (f"solved at step {summary['solved_at_step']} after {summary['solved_at_seconds']:.1f} s; "
+                f"{still} (greedy mean {final_text})")
+    threshold = summary["solved_threshold"]
+    target = "" if threshold is None else f" (threshold {threshold:g})"
+    return f"not solved in {summary['steps']} steps{target}; final greedy mean {final_text}"
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """``deepq resume``."""
+    from deepq.train import Trainer
+
+    trainer = Trainer.resume(args.run_dir, device=args.device,
+                             progress=False if args.no_progress else None, total_steps=args.steps)
+    return _run(trainer)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``deepq eval``."""
+    import numpy as np
+
+    from deepq.envs import env_spaces
+    from deepq.evaluation import evaluate, random_policy
+
+    if args.episodes < 1:
+        raise UserError("--episodes must be at least 1")
+    if args.random:
+        env_id = args.path
+        _, _, n_actions = env_spaces(env_id)
+        policy = random_policy(n_actions, args.seed)
+        env_kwargs: dict[str, Any] = {}
+    else:
+        from deepq.api import DQN
+
+        path = Path(args.path)
+        if not path.exists():
+            raise UserError(f"no such run directory or model file: {path}")
+        model = DQN.load(path, device=args.device)
+        env_id, policy, env_kwargs = model.env_id, model.agent.greedy, model.trainer.env_kwargs
+    if args.render:
+        env_kwargs = dict(env_kwargs, render_mode="human")
+    returns = evaluate(policy, env_id, args.episodes, seed=args.seed,
+                       max_batch=1 if args.render else 100, env_kwargs=env_kwargs)
+    result = {"env_id": env_id, "episodes": len(returns), "mean": float(np.mean(returns)),
+              "std": float(np.std(returns)), "min": float(np.min(returns)), "max": float(np.max(returns)),
+              "agent": "random" if args.random else str(args.path)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{env_id}: mean return {result['mean']:.2f} +/- {result['std']:.2f} over "
+              f"{result['episodes']} episodes (min {result['min']:.1f}, max {result['max']:.1f})")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """``deepq plot``."""
+    if not (args.run_dir / "metrics.csv").exists():
+        raise UserError(f"no metrics.csv in {args.run_dir}; is it a deepq run directory?")
+    from deepq.plotting import plot_run
+
+    out = plot_run(args.run_dir, args.out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_presets(_: argparse.Namespace) -> int:
+    """``deepq presets``."""
+    from deepq.config import PRESETS, DQNConfig
+
+    defaults = DQNConfig().to_dict()
+    for preset in PRESETS.values():
+        print(f"{preset.name}  ({preset.env_id}): {preset.note}")
+        for key, value in preset.config().to_dict().items():
+            if key in preset.overrides:
+                print(f"    {key} = {json.dumps(value)}")
+    print("\nDefaults of every other key (set any with --set KEY=VALUE):")
+    for key, value in defaults.items():
+        print(f"    {key} = {json.dumps(value)}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "resume": cmd_resume, "eval": cmd_eval, "plot": cmd_plot,
+            "presets": cmd_presets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``deepq`` console script."""
+    from deepq.checkpoint import CheckpointError
+    from deepq.config import ConfigError
+    from deepq.envs import EnvError
+    from deepq.train import RunError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    handler = COMMANDS.get(args.command) or args.handler
+    try:
+        return int(handler(args))
+    except (UserError, ConfigError, EnvError, CheckpointError, RunError) as error:
+        print(f"deepq: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("deepq: aborted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

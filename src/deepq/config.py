@@ -1,0 +1,311 @@
+"""Hyperparameters: one documented field each, presets, and parsing of ``key=value`` overrides.
+
+Names follow Stable-Baselines3 where a name exists (``learning_rate``, ``batch_size``, ...),
+so a user coming from there can read a deepq config at a glance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config key or value a user gave is wrong; the message says what and how to fix it."""
+
+
+@dataclass
+class DQNConfig:
+    """Every hyperparameter of a deepq run. Each field's comment is its documentation."""
+
+    # --- optimisation ---
+    learning_rate: float = 1e-3  # step size of the optimizer
+    optimizer: str = "adam"  # adam | rmsprop | adagrad | sgd
+    loss: str = "huber"  # huber (smooth L1) | mse
+    max_grad_norm: float = 10.0  # clip gradients to this global L2 norm; 0 turns it off
+    grad_clip_value: float = 0.0  # clamp each gradient to [-v, v] (Atari tutorial: 1); 0 = off
+    batch_size: int = 64  # transitions per gradient step
+    gradient_steps: int = 1  # gradient steps each time we train; -1 = one per env step collected
+    train_freq: int = 1  # train every this many env steps (per environment)
+    learning_starts: int = 1000  # env steps collected before the first gradient step
+    lr_final_fraction: float = 1.0  # learning rate decays linearly to lr * this by the end
+
+    # --- the Q-learning target ---
+    gamma: float = 0.99  # discount factor
+    double: bool = False  # Double DQN: online net picks a', target net evaluates it
+    target_update_interval: int = 500  # env steps between target updates; 0 = no target net
+    tau: float = 1.0  # 1 = hard copy at each update; < 1 = Polyak (soft) update
+
+    # --- network ---
+    hidden_sizes: tuple[int, ...] = (256, 256)  # hidden layer widths of the MLP
+    dueling: bool = False  # dueling head V(s) + A(s, a) - mean A
+
+    # --- replay memory ---
+    buffer_size: int = 100_000  # transitions kept
+    prioritized: bool = False  # proportional prioritized replay
+    priority_alpha: float = 0.6  # how strongly priorities shape sampling (0 = uniform)
+    priority_beta: float = 0.4  # initial importance-sampling exponent, annealed to 1
+    n_step: int = 1  # n-step returns
+
+    # --- exploration ---
+    exploration: str = "epsilon"  # epsilon (epsilon-greedy) | boltzmann (softmax sampling)
+    exploration_schedule: str = "linear"  # linear | decrement | exponential
+    exploration_initial_eps: float = 1.0  # epsilon at step 0
+    exploration_final_eps: float = 0.05  # epsilon never goes below this
+    exploration_fraction: float = 0.1  # linear: share of the run over which epsilon falls
+    exploration_decrement: float = 1e-4  # decrement: epsilon lost per env step
+    exploration_decay: float = 1000.0  # exponential: eps = final + (init - final) * exp(-t/decay)
+    temperature: float = 1.0  # boltzmann: actions sampled from softmax(Q * temperature)
+
+    # --- environments, evaluation, bookkeeping ---
+    num_envs: int = 1  # environments stepped together (Gymnasium vector API)
+    total_steps: int = 50_000  # env steps in a run when --steps is not given
+    eval_interval: int = 5_000  # env steps between greedy evaluations; 0 = only at the end
+    eval_episodes: int = 100  # episodes per evaluation
+    solved_threshold: float | None = None  # greedy mean return that counts as solved
+    checkpoint_interval: int = 10_000  # env steps between checkpoints; 0 = only at the end
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready data."""
+        data = dataclasses.asdict(self)
+        data["hidden_sizes"] = list(self.hidden_sizes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DQNConfig:
+        """Rebuild a config, checking every key and value."""
+        config = cls()
+        for key, value in data.items():
+            set_field(config, key, value)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first value out of range."""
+        checks: list[tuple[bool, str]] = [
+            (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.buffer_size >= 1, "buffer_size must be >= 1"),
+            (self.batch_size <= self.buffer_size, "batch_size must be <= buffer_size"),
+            (self.gradient_steps >= 1 or self.gradient_steps == -1, "gradient_steps must be >= 1 or -1"),
+            (self.train_freq >= 1, "train_freq must be >= 1"),
+            (self.learning_starts >= 0, "learning_starts must be >= 0"),
+            (0.0 <= self.gamma <= 1.0, "gamma must be in [0, 1]"),
+            (0.0 < self.tau <= 1.0, "tau must be in (0, 1]"),
+            (self.target_update_interval >= 0, "target_update_interval must be >= 0"),
+            (self.max_grad_norm >= 0, "max_grad_norm must be >= 0"),
+            (self.grad_clip_value >= 0, "grad_clip_value must be >= 0"),
+            (0.0 <= self.lr_final_fraction <= 1.0, "lr_final_fraction must be in [0, 1]"),
+            (all(h >= 1 for h in self.hidden_sizes), "hidden_sizes must be positive integers"),
+            (0.0 <= self.exploration_final_eps <= 1.0, "exploration_final_eps must be in [0, 1]"),
+            (0.0 <= self.exploration_initial_eps <= 1.0, "exploration_initial_eps must be in [0, 1]"),
+            (0.0 < self.exploration_fraction <= 1.0, "exploration_fraction must be in (0, 1]"),
+            (self.exploration_decrement >= 0, "exploration_decrement must be >= 0"),
+            (self.exploration_decay > 0, "exploration_decay must be > 0"),
+            (self.temperature > 0, "temperature must be > 0"),
+            (self.priority_alpha >= 0, "priority_alpha must be >= 0"),
+            (0.0 <= self.priority_beta <= 1.0, "priority_beta must be in [0, 1]"),
+            (self.n_step >= 1, "n_step must be >= 1"),
+            (self.num_envs >= 1, "num_envs must be >= 1"),
+            (self.total_steps >= 1, "total_steps must be >= 1"),
+            (self.eval_interval >= 0, "eval_interval must be >= 0"),
+            (self.eval_episodes >= 1, "eval_episodes must be >= 1"),
+            (self.checkpoint_interval >= 0, "checkpoint_interval must be >= 0"),
+        ]
+        choices = {
+            "optimizer": ("adam", "rmsprop", "adagrad", "sgd"),
+            "loss": ("huber", "mse"),
+            "exploration": ("epsilon", "boltzmann"),
+            "exploration_schedule": ("linear", "decrement", "exponential"),
+        }
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"bad config value: {message}")
+        for key, allowed in choices.items():
+            value = getattr(self, key)
+            if value not in allowed:
+                raise ConfigError(
+                    f"bad config value: {key}={value!r}; choose one of {', '.join(allowed)}"
+                )
+
+
+FIELD_TYPES: dict[str, Any] = typing.get_type_hints(DQNConfig)
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(DQNConfig))
+
+
+def closest(word: str, options: typing.Iterable[str]) -> str:
+    """' (did you mean X?)' for the closest option, or '' when nothing is close."""
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def _convert(key: str, kind: Any, value: Any) -> Any:
+    """Turn ``value`` (a string from the command line, or JSON data) into the field's type."""
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ValueError("expected true or false")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ValueError("expected an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        text = str(value).replace("_", "")
+        number = float(text)  # accepts 1e5
+        if not number.is_integer():
+            raise ValueError("expected an integer")
+        return int(number)
+    if kind is float:
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError("expected a finite number")
+        return number
+    if kind is str:
+        return str(value).strip().lower()
+    if origin is tuple:
+        if isinstance(value, str):
+            parts = [p for p in value.replace("[", "").replace("]", "").replace("-", ",").split(",")]
+            value = [p.strip() for p in parts if p.strip()]
+        return tuple(_convert(key, int, v) for v in value)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None or str(value).strip().lower() in ("none", "null", ""):
+            return None
+        inner = [a for a in typing.get_args(kind) if a is not type(None)][0]
+        return _convert(key, inner, value)
+    raise ValueError(f"unsupported type {kind}")
+
+
+def set_field(config: DQNConfig, key: str, value: Any) -> None:
+    """Set one field from a string or JSON value, raising ConfigError with a hint when wrong."""
+    if key not in FIELD_TYPES:
+        raise ConfigError(
+            f"unknown config key {key!r}{closest(key, FIELD_NAMES)}; "
+            "`deepq presets` lists every key"
+        )
+    try:
+        setattr(config, key, _convert(key, FIELD_TYPES[key], value))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"bad value for {key}: {value!r} ({error})") from None
+
+
+def parse_overrides(pairs: typing.Sequence[str]) -> dict[str, str]:
+    """Split ``["lr=1", "gamma=0.9"]`` into a dict, with a clear error for a malformed item."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        result[key.strip()] = value.strip()
+    return result
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of hyperparameters for one environment, with the source of its values."""
+
+    name: str
+    env_id: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def config(self) -> DQNConfig:
+        """A fresh, validated config with this preset's values."""
+        return DQNConfig.from_dict(self.overrides)
+
+
+PRESETS: dict[str, Preset] = {}
+
+
+def _preset(name: str, env_id: str, note: str, **overrides: Any) -> None:
+    PRESETS[name] = Preset(name, env_id, overrides, note)
+
+
+# Tuned on a 2-core CPU: every preset solves all of 5 seeds and stays solved (README table).
+_preset(
+    "cartpole", "CartPole-v1", "fast and stable: 4 vector envs, soft target, lr annealed",
+    learning_rate=1e-3, lr_final_fraction=0.1, batch_size=64, buffer_size=50_000,
+    learning_starts=1_000, gamma=0.99, train_freq=1, gradient_steps=1, num_envs=4,
+    target_update_interval=4, tau=0.05, double=True, hidden_sizes=(64, 64),
+    exploration_fraction=0.2, exploration_final_eps=0.02, total_steps=60_000,
+    eval_interval=4_000, solved_threshold=475.0,
+)
+_preset(
+    "cartpole-lab", "CartPole-v1", "the CartPole lab: 128-128 MLP, soft update tau 0.005, AdamW-like lr 1e-4",
+    learning_rate=1e-4, batch_size=128, buffer_size=10_000, learning_starts=128, gamma=0.99,
+    target_update_interval=1, tau=0.005, hidden_sizes=(128, 128), exploration_schedule="exponential",
+    exploration_initial_eps=0.9, exploration_final_eps=0.05, exploration_decay=1000.0,
+    max_grad_norm=100.0, total_steps=100_000, solved_threshold=475.0, eval_interval=10_000,
+)
+_preset(
+    "lunarlander", "LunarLander-v3", "256-256 MLP, 4 vector envs, double DQN, soft target",
+    learning_rate=6.3e-4, lr_final_fraction=0.2, batch_size=128, buffer_size=100_000,
+    learning_starts=5_000, gamma=0.99, train_freq=1, gradient_steps=1, num_envs=4,
+    target_update_interval=4, tau=0.02, double=True, hidden_sizes=(256, 256),
+    exploration_fraction=0.12, exploration_final_eps=0.02, total_steps=200_000,
+    eval_interval=10_000, solved_threshold=200.0,
+)
+_preset(
+    "lunarlander-tutorial", "LunarLander-v3", "the LunarLander tutorial: 8-256-256-4, no target net, eps decrement",
+    learning_rate=1e-3, batch_size=64, buffer_size=100_000, learning_starts=64, gamma=0.99,
+    target_update_interval=0, hidden_sizes=(256, 256), loss="mse", exploration_schedule="decrement",
+    exploration_decrement=5e-5, exploration_final_eps=0.01, total_steps=300_000,
+    eval_interval=20_000, solved_threshold=200.0,
+)
+_preset(
+    "acrobot", "Acrobot-v1", "RL-Zoo-like: 256-256, 4 vector envs, double DQN",
+    learning_rate=6.3e-4, batch_size=128, buffer_size=50_000, learning_starts=1_000, gamma=0.99,
+    train_freq=1, gradient_steps=1, num_envs=4, target_update_interval=4, tau=0.02, double=True,
+    hidden_sizes=(256, 256), exploration_fraction=0.12, exploration_final_eps=0.02,
+    total_steps=100_000, eval_interval=10_000, solved_threshold=-100.0,
+)
+_preset(
+    "mountaincar", "MountainCar-v0", "RL-Zoo-like: 256-256, lr 4e-3, long exploration",
+    learning_rate=4e-3, batch_size=128, buffer_size=10_000, learning_starts=1_000, gamma=0.98,
+    train_freq=16, gradient_steps=8, target_update_interval=600, hidden_sizes=(256, 256),
+    exploration_fraction=0.2, exploration_final_eps=0.07, total_steps=120_000,
+    eval_interval=10_000, solved_threshold=-110.0,
+)
+
+
+def default_preset_for(env_id: str) -> Preset | None:
+    """The preset made for ``env_id`` (the first one listed), if any."""
+    for preset in PRESETS.values():
+        if preset.env_id == env_id:
+            return preset
+    return None
+
+
+def build_config(
+    env_id: str, preset_name: str | None = None, overrides: dict[str, Any] | None = None
+) -> tuple[DQNConfig, Preset | None]:
+    """The config for a run: the named preset (or the env's default one), then ``overrides``."""
+    if preset_name is not None:
+        if preset_name not in PRESETS:
+            raise ConfigError(
+                f"unknown preset {preset_name!r}{closest(preset_name, PRESETS)}; "
+                "`deepq presets` lists them"
+            )
+        preset: Preset | None = PRESETS[preset_name]
+    else:
+        preset = default_preset_for(env_id)
+    data: dict[str, Any] = dict(preset.overrides) if preset else {}
+    config = DQNConfig()
+    for key, value in data.items():
+        set_field(config, key, value)
+    for key, value in (overrides or {}).items():
+        set_field(config, key, value)
+    config.validate()
+    return config, preset

@@ -1,0 +1,72 @@
+"""Make and check Gymnasium environments, with one clear error for an id that will not work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from deepq.config import closest
+
+
+class EnvError(ValueError):
+    """An environment that cannot be used: unknown id, or not a Discrete action space."""
+
+
+def _registered_ids() -> list[str]:
+    return list(gym.registry.keys())
+
+
+def _ensure_registered(env_id: str) -> None:
+    if env_id.startswith("ALE/") or "NoFrameskip" in env_id:
+        import ale_py  # registers the ALE ids with Gymnasium
+
+        gym.register_envs(ale_py)
+    if env_id not in gym.registry:
+        raise EnvError(
+            f"unknown environment {env_id!r}{closest(env_id, _registered_ids())}; "
+            "use a Gymnasium id such as CartPole-v1 or LunarLander-v3"
+        )
+
+
+def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+    """``gym.make`` with deepq's checks: the id exists and the action space is Discrete."""
+    _ensure_registered(env_id)
+    try:
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    except gym.error.DependencyNotInstalled as error:
+        raise EnvError(f"{env_id} needs a package that is missing: {error}") from None
+    except TypeError as error:
+        raise EnvError(f"bad option for {env_id}: {error}") from None
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        kind = type(env.action_space).__name__
+        env.close()
+        raise EnvError(
+            f"DQN needs a Discrete action space; {env_id} has {kind}. "
+            "Pick an environment with discrete actions (e.g. LunarLander-v3, not continuous=True)"
+        )
+    return env
+
+
+def env_spaces(env_id: str, **kwargs: Any) -> tuple[tuple[int, ...], Any, int]:
+    """(observation shape, observation dtype, number of actions) of ``env_id``."""
+    env = make_env(env_id, **kwargs)
+    shape = tuple(env.observation_space.shape or ())
+    dtype = env.observation_space.dtype or np.float32
+    n_actions = int(env.action_space.n)
+    env.close()
+    return shape, dtype, n_actions
+
+
+def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
+    """``num_envs`` copies stepped together in this process.
+
+    Same-step autoreset: when an episode ends, the returned observation is already the next
+    episode's first, and the true last observation is in ``info["final_obs"]``.
+    """
+    make_env(env_id, **kwargs).close()  # fail early, with deepq's message
+    return gym.vector.SyncVectorEnv(
+        [lambda: make_env(env_id, **kwargs) for _ in range(num_envs)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )

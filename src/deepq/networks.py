@@ -1,0 +1,75 @@
+"""Q-networks: an MLP for vector observations, the Nature CNN for stacked frames, a dueling head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class QHead(nn.Module):
+    """Features -> one Q-value per action; dueling splits it into V(s) + A(s, a) - mean_a A."""
+
+    def __init__(self, in_features: int, n_actions: int, dueling: bool) -> None:
+        super().__init__()
+        self.dueling = dueling
+        self.advantage = nn.Linear(in_features, n_actions)
+        self.value = nn.Linear(in_features, 1) if dueling else None
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        advantage = self.advantage(features)
+        if self.value is None:
+            return advantage
+        # Subtracting the mean advantage makes V and A identifiable (Wang et al., 2016).
+        return self.value(features) + advantage - advantage.mean(dim=-1, keepdim=True)
+
+
+class MLP(nn.Module):
+    """obs -> hidden layers with ReLU -> Q-values. ``hidden_sizes=(60, 40, 25)`` builds 5-60-40-25-3."""
+
+    def __init__(
+        self, obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (256, 256),
+        dueling: bool = False,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = obs_dim
+        for size in hidden_sizes:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        self.body = nn.Sequential(*layers)
+        self.head = QHead(width, n_actions, dueling)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(obs.float()))
+
+
+class NatureCNN(nn.Module):
+    """The Nature DQN (Mnih et al., 2015): uint8 frames (N, C, 84, 84) scaled to [0, 1] inside."""
+
+    def __init__(self, in_channels: int, n_actions: int, dueling: bool = False) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 512), nn.ReLU(),
+        )
+        self.head = QHead(512, n_actions, dueling)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(obs.float() / 255.0))
+
+
+def build_q_network(
+    obs_shape: tuple[int, ...], n_actions: int, hidden_sizes: Sequence[int], dueling: bool
+) -> nn.Module:
+    """The Q-network an observation shape calls for: CNN for (C, 84, 84) frames, else an MLP."""
+    if len(obs_shape) == 3:
+        return NatureCNN(obs_shape[0], n_actions, dueling)
+    obs_dim = 1
+    for size in obs_shape:
+        obs_dim *= size
+    return MLP(obs_dim, n_actions, hidden_sizes, dueling)

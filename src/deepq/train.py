@@ -1,0 +1,376 @@
+"""The training loop: act -> step -> store -> learn -> log -> evaluate -> checkpoint.
+
+``Trainer.run`` reads top to bottom. Data flows one way: the environments produce
+transitions, the replay memory holds them, the agent learns from samples, the logger records.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepq.agent import DQNAgent
+from deepq.checkpoint import (
+    CHECKPOINT_FORMAT, FORMAT_VERSION, MODEL_FORMAT, CheckpointError, atomic_save, load_file,
+)
+from deepq.config import DQNConfig
+from deepq.envs import env_spaces, make_vector_env
+from deepq.evaluation import evaluate
+from deepq.logging import RunLogger
+from deepq.replay import ReplayBuffer
+from deepq.schedules import epsilon_at, linear_schedule
+
+EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
+
+
+class RunError(RuntimeError):
+    """A run cannot go on (bad run directory, divergence); the message says why."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RunError("--device cuda was asked for, but PyTorch sees no CUDA device; use --device cpu")
+    if device not in ("cpu", "cuda"):
+        raise RunError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return torch.device(device)
+
+
+@dataclass
+class Progress:
+    """Counters that a checkpoint carries so a resumed run continues where it stopped."""
+
+    step: int = 0  # env steps taken, over all environments
+    episodes: int = 0
+    gradient_steps: int = 0
+    last_target_update: int = 0
+    next_eval: int = 0
+    next_checkpoint: int = 0
+    wall_seconds: float = 0.0  # time spent in earlier sessions of this run
+    solved_at_step: int | None = None
+    solved_at_seconds: float | None = None
+    train_solved_at_step: int | None = None
+    best_eval_mean: float | None = None
+    last_eval_step: int = -1
+    last_eval_mean: float | None = None
+    last_eval_std: float | None = None
+    recent_returns: list[float] = field(default_factory=list)
+
+
+class Trainer:
+    """Trains one agent on one environment id into one run directory."""
+
+    def __init__(
+        self, env_id: str, config: DQNConfig, seed: int = 0, run_dir: str | Path = "runs/run",
+        total_steps: int | None = None, device: str = "auto", stop_when_solved: bool = False,
+        progress: bool | None = None, env_kwargs: dict[str, Any] | None = None,
+        preset: str | None = None, save_replay: bool = False,
+    ) -> None:
+        self.env_id = env_id
+        self.config = config
+        self.seed = seed
+        self.run_dir = Path(run_dir)
+        self.total_steps = int(total_steps or config.total_steps)
+        self.device = resolve_device(device)
+        self.stop_when_solved = stop_when_solved
+        self.show_progress = progress
+        self.env_kwargs = dict(env_kwargs or {})
+        self.preset = preset
+        self.save_replay = save_replay
+        self.obs_shape, obs_dtype, self.n_actions = env_spaces(env_id, **self.env_kwargs)
+        if config.learning_starts >= self.total_steps:
+            raise RunError(
+                f"learning_starts ({config.learning_starts}) must be below the run's steps "
+                f"({self.total_steps}); lower it with --set learning_starts=N or raise --steps"
+            )
+
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.agent = DQNAgent(self.obs_shape, self.n_actions, config, self.device)
+        self.replay = ReplayBuffer(
+            config.buffer_size, self.obs_shape, obs_dtype, config.gamma, self.device, seed=seed + 1
+        )
+        self.state = Progress(next_eval=config.eval_interval or self.total_steps,
+                              next_checkpoint=config.checkpoint_interval or self.total_steps)
+        self.resumed_from: int | None = None
+        self.replay_restored = False
+        self._stop_signal: int | None = None
+
+    # --- the loop ---
+    def run(self) -> dict[str, Any]:
+        """Train until ``total_steps`` env steps (or solved, with ``stop_when_solved``)."""
+        self._prepare_run_dir()
+        config, state, agent = self.config, self.state, self.agent
+        n = config.num_envs
+        envs = make_vector_env(self.env_id, n, **self.env_kwargs)
+        # A resumed run starts fresh episodes from seeds derived from where it stopped.
+        obs, _ = envs.reset(seed=self.seed + 7919 * state.step)
+        episode_return = np.zeros(n)
+        episode_length = np.zeros(n, dtype=np.int64)
+        recent = deque(state.recent_returns, maxlen=100)
+        logger = RunLogger(self.run_dir, self.total_steps, {"env_id": self.env_id, "seed": self.seed,
+                           **config.to_dict()}, self.show_progress, start_step=state.step)
+        if self.resumed_from is not None:
+            refill = "" if self.replay_restored else "; the replay memory was not saved, refilling it"
+            logger.message(f"resumed at step {state.step}{refill}")
+        gradient_steps = config.gradient_steps if config.gradient_steps > 0 else n * config.train_freq
+        session_start = time.perf_counter()
+        sps_clock, sps_step = session_start, state.step
+        sps = 0.0
+        vector_steps = 0
+        previous_handlers = self._catch_signals()
+        try:
+            while state.step < self.total_steps and self._stop_signal is None:
+                # act
+                epsilon = epsilon_at(config, state.step, self.total_steps)
+                actions = agent.act(obs, epsilon, self.rng)
+                # step
+                next_obs, rewards, terminated, truncated, infos = envs.step(actions)
+                done = terminated | truncated
+                real_next_obs = next_obs
+                if done.any():  # same-step autoreset: the true last observation is in info
+                    real_next_obs = next_obs.copy()
+                    for i in np.flatnonzero(done):
+                        real_next_obs[i] = infos["final_obs"][i]
+                # store
+                self.replay.add(obs, actions, rewards, real_next_obs, terminated)
+                obs = next_obs
+                state.step += n
+                vector_steps += 1
+                episode_return += rewards
+                episode_length += 1
+                for i in np.flatnonzero(done):
+                    state.episodes += 1
+                    recent.append(float(episode_return[i]))
+                    logger.episode(state.step, state.episodes, float(episode_return[i]),
+                                   int(episode_length[i]), epsilon, self._wall(session_start))
+                    episode_return[i], episode_length[i] = 0.0, 0
+                    self._check_train_solved(recent)
+
+                # learn
+                if state.step >= config.learning_starts and vector_steps % config.train_freq == 0:
+                    agent.set_learning_rate(linear_schedule(
+                        config.learning_rate, config.learning_rate * config.lr_final_fraction,
+                        self.total_steps, state.step))
+                    for _ in range(gradient_steps):
+                        info = agent.learn(self.replay.sample(config.batch_size))
+                        state.gradient_steps += 1
+                    if config.target_update_interval and (
+                        state.step - state.last_target_update >= config.target_update_interval
+                    ):
+                        agent.update_target()
+                        state.last_target_update = state.step
+                    if state.gradient_steps % 100 < gradient_steps:
+                        loss = float(info["loss"])
+                        if not np.isfinite(loss):
+                            raise RunError(
+                                f"the loss became {loss} at step {state.step}: training diverged. "
+                                "The last good checkpoint is kept; lower learning_rate or set max_grad_norm"
+                            )
+                        logger.scalars(state.step, {"losses/td_loss": loss,
+                                                    "losses/q_values": float(info["q_mean"])})
+
+                # log
+                now = time.perf_counter()
+                if now - sps_clock >= 0.5:
+                    sps = (state.step - sps_step) / (now - sps_clock)
+                    sps_clock, sps_step = now, state.step
+                    logger.scalars(state.step, {"charts/SPS": sps, "charts/epsilon": epsilon})
+                    avg = float(np.mean(recent)) if recent else None
+                    logger.status(state.step, state.episodes, avg, epsilon, sps)
+
+                # evaluate
+                if state.step >= state.next_eval:
+                    state.next_eval += config.eval_interval or self.total_steps
+                    self._evaluate(logger, session_start)
+                    if self.stop_when_solved and state.solved_at_step is not None:
+                        logger.message(f"solved at step {state.solved_at_step}; stopping (--stop-when-solved)")
+                        break
+
+                # checkpoint
+                if state.step >= state.next_checkpoint:
+                    state.next_checkpoint += config.checkpoint_interval or self.total_steps
+                    state.recent_returns = list(recent)
+                    self._save_checkpoint(logger, session_start)
+        finally:
+            self._restore_signals(previous_handlers)
+            envs.close()
+
+        state.recent_returns = list(recent)
+        interrupted = self._stop_signal is not None
+        if not interrupted and state.last_eval_step != state.step:
+            self._evaluate(logger, session_start)
+        self._save_checkpoint(logger, session_start)
+        self._save_model()
+        summary = self._summary(session_start, interrupted)
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        logger.status(state.step, state.episodes, float(np.mean(recent)) if recent else None,
+                      epsilon_at(config, state.step, self.total_steps), sps)
+        logger.close()
+        if not interrupted:
+            from deepq.plotting import plot_run  # matplotlib only when a run ends
+
+            plot_run(self.run_dir, self.run_dir / "learning_curve.png")
+        return summary
+
+    # --- pieces of the loop ---
+    def _wall(self, session_start: float) -> float:
+        return self.state.wall_seconds + time.perf_counter() - session_start
+
+    def _check_train_solved(self, recent: deque[float]) -> None:
+        threshold = self.config.solved_threshold
+        if threshold is None or self.state.train_solved_at_step is not None or len(recent) < 100:
+            return
+        # The CartPole lab's criterion: the training average over 100 consecutive episodes.
+        train_threshold = 450.0 if self.env_id.startswith("CartPole") else threshold
+        if float(np.mean(recent)) >= train_threshold:
+            self.state.train_solved_at_step = self.state.step
+
+    def _evaluate(self, logger: RunLogger, session_start: float) -> None:
+        state = self.state
+        self.agent.q_net.eval()
+        returns = evaluate(self.agent.greedy, self.env_id, self.config.eval_episodes,
+                           seed=self.seed + EVAL_SEED_OFFSET, env_kwargs=self.env_kwargs)
+        self.agent.q_net.train()
+        mean, std = float(returns.mean()), float(returns.std())
+        wall = self._wall(session_start)
+        state.last_eval_step, state.last_eval_mean, state.last_eval_std = state.step, mean, std
+        state.best_eval_mean = mean if state.best_eval_mean is None else max(state.best_eval_mean, mean)
+        logger.evaluation(state.step, wall, mean, std, len(returns))
+        threshold = self.config.solved_threshold
+        if threshold is not None and mean >= threshold and state.solved_at_step is None:
+            state.solved_at_step, state.solved_at_seconds = state.step, wall
+            logger.message(f"solved at step {state.step} after {wall:.1f} s "
+                           f"(greedy mean {mean:.1f} >= {threshold:g})")
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION, "env_id": self.env_id, "env_kwargs": self.env_kwargs,
+            "obs_shape": list(self.obs_shape), "n_actions": self.n_actions,
+            "config": self.config.to_dict(), "seed": self.seed, "preset": self.preset,
+        }
+
+    def _save_checkpoint(self, logger: RunLogger, session_start: float) -> None:
+        logger.flush()
+        state = dict(asdict(self.state), wall_seconds=self._wall(session_start))
+        data = {
+            **self._meta(), "format": CHECKPOINT_FORMAT, "total_steps": self.total_steps,
+            "agent": self.agent.state_dict(), "progress": state,
+            "rng": {
+                "python": list(random.getstate()[1]), "numpy": self.rng.bit_generator.state,
+                "torch": torch.get_rng_state(),
+            },
+            "replay": self.replay.state_dict() if self.save_replay else None,
+        }
+        atomic_save(data, self.run_dir / "checkpoint.pt")
+
+    def _save_model(self) -> None:
+        data = {**self._meta(), "format": MODEL_FORMAT, "q_net": self.agent.q_net.state_dict()}
+        atomic_save(data, self.run_dir / "model.pt")
+
+    def _summary(self, session_start: float, interrupted: bool) -> dict[str, Any]:
+        state = self.state
+        wall = self._wall(session_start)
+        threshold = self.config.solved_threshold
+        final_mean = state.last_eval_mean
+        return {
+            "env_id": self.env_id, "seed": self.seed, "preset": self.preset,
+            "steps": state.step, "total_steps": self.total_steps, "episodes": state.episodes,
+            "gradient_steps": state.gradient_steps, "wall_seconds": round(wall, 3),
+            "sps": round(state.step / wall, 1) if wall > 0 else None,
+            "solved_threshold": threshold,
+            "solved": state.solved_at_step is not None,
+            "solved_at_step": state.solved_at_step,
+            "solved_at_seconds": None if state.solved_at_seconds is None else round(state.solved_at_seconds, 3),
+            "solved_at_end": bool(threshold is not None and final_mean is not None and final_mean >= threshold),
+            "train_solved_at_step": state.train_solved_at_step,
+            "final_eval_mean": final_mean, "final_eval_std": state.last_eval_std,
+            "final_eval_step": state.last_eval_step, "best_eval_mean": state.best_eval_mean,
+            "interrupted": interrupted, "device": str(self.device),
+        }
+
+    def _prepare_run_dir(self) -> None:
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.run_dir / ".deepq-write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as error:
+            raise RunError(
+                f"cannot write to run directory {self.run_dir} ({error.strerror}); "
+                "choose another with --run-dir"
+            ) from None
+        (self.run_dir / "config.json").write_text(json.dumps(
+            {"env_id": self.env_id, "seed": self.seed, "preset": self.preset,
+             "total_steps": self.total_steps, "env_kwargs": self.env_kwargs,
+             "config": self.config.to_dict()}, indent=2) + "\n")
+
+    # --- interrupts: finish the step, checkpoint, say how to resume ---
+    def _catch_signals(self) -> dict[int, Any]:
+        previous: dict[int, Any] = {}
+
+        def request_stop(signum: int, _frame: Any) -> None:
+            if self._stop_signal is not None:  # a second Ctrl-C aborts at once
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, request_stop)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, Any]) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    @property
+    def stop_signal(self) -> int | None:
+        """The signal that interrupted the run, if any."""
+        return self._stop_signal
+
+    # --- resume ---
+    @classmethod
+    def resume(cls, run_dir: str | Path, device: str = "auto", progress: bool | None = None,
+               total_steps: int | None = None) -> Trainer:
+        """A trainer that continues the run saved in ``run_dir``."""
+        path = Path(run_dir) / "checkpoint.pt"
+        if not path.exists():
+            raise CheckpointError(f"no checkpoint.pt in {run_dir}; is this a deepq run directory?")
+        data = load_file(path, CHECKPOINT_FORMAT)
+        config = DQNConfig.from_dict(data["config"])
+        trainer = cls(
+            data["env_id"], config, seed=int(data["seed"]), run_dir=run_dir,
+            total_steps=total_steps or int(data["total_steps"]), device=device, progress=progress,
+            env_kwargs=data.get("env_kwargs") or {}, preset=data.get("preset"),
+            save_replay=data.get("replay") is not None,
+        )
+        from deepq.checkpoint import check_compatible
+
+        check_compatible(data, trainer.env_id, trainer.obs_shape, trainer.n_actions)
+        trainer.agent.load_state_dict(data["agent"])
+        trainer.state = Progress(**data["progress"])
+        rng = data["rng"]
+        random.setstate((3, tuple(int(x) for x in rng["python"]), None))
+        trainer.rng.bit_generator.state = rng["numpy"]
+        torch.set_rng_state(rng["torch"])
+        if data.get("replay") is not None:
+            trainer.replay.load_state_dict(data["replay"])
+            trainer.replay_restored = True
+        trainer.resumed_from = trainer.state.step
+        return trainer
