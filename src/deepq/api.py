@@ -19,7 +19,12 @@ import numpy as np
 
 from deepq.agent import DQNAgent
 from deepq.checkpoint import (
-    FORMAT_VERSION, MODEL_FORMAT, CheckpointError, atomic_save, check_compatible, load_file,
+    FORMAT_VERSION,
+    MODEL_FORMAT,
+    CheckpointError,
+    atomic_save,
+    check_compatible,
+    load_file,
 )
 from deepq.config import DQNConfig, build_config
 from deepq.evaluation import evaluate

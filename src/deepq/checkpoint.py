@@ -58,7 +58,7 @@ def load_file(path: Path, expected_format: str | None = None) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        if "weights_only" in str(error) or "Unsupported global" in str(error):
+        if "GLOBAL" in str(error) or "Unsupported global" in str(error):
             raise CheckpointError(
                 f"refusing to load {path}: it carries pickled Python objects (possibly code); "
                 "deepq only loads weights. Re-save it from deepq or use a trusted file"

@@ -20,7 +20,12 @@ import torch
 
 from deepq.agent import DQNAgent
 from deepq.checkpoint import (
-    CHECKPOINT_FORMAT, FORMAT_VERSION, MODEL_FORMAT, CheckpointError, atomic_save, load_file,
+    CHECKPOINT_FORMAT,
+    FORMAT_VERSION,
+    MODEL_FORMAT,
+    CheckpointError,
+    atomic_save,
+    load_file,
 )
 from deepq.config import DQNConfig
 from deepq.envs import env_spaces, make_vector_env

@@ -1,0 +1,125 @@
+"""The course's brain (``ai.py``), fixed for current PyTorch and built from deepq's parts.
+
+    brain = Dqn(5, 3, 0.9)                 # the course's 5 -> 30 -> 3, softmax(Q * 100)
+    action = brain.update(reward, signal)  # store, act, learn: once per frame
+    brain.save("last_brain.pth")           # {"state_dict": ..., "optimizer": ...}
+
+Differences from the course, on purpose: each transition is stored with its own reward (the
+course stores the previous frame's, a one-step lag); the first state is zeros, not
+uninitialised memory; sampling uses current PyTorch (no ``multinomial()`` without a count).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepq.agent import DQNAgent
+from deepq.checkpoint import CheckpointError, atomic_save
+from deepq.config import DQNConfig
+from deepq.replay import ReplayBuffer
+
+
+@dataclass(frozen=True)
+class BrainSpec:
+    """A brain of the course family: its hidden layers and softmax temperature."""
+
+    hidden_sizes: tuple[int, ...]
+    temperature: float
+    note: str
+
+
+BRAINS: dict[str, BrainSpec] = {
+    "course": BrainSpec((30,), 100.0, "the course's ai.py: 5 -> 30 -> 3, softmax(Q * 100)"),
+    "tutorial": BrainSpec((60, 40, 25), 7.0, "the tutorial document: 5 -> 60 -> 40 -> 25 -> 3, softmax(Q * 7)"),
+}
+MEMORY_SIZE = 100_000
+BATCH_SIZE = 100
+LEARNING_RATE = 1e-3
+
+
+class Dqn:
+    """Online deep Q-learning, one learn step per frame, as the course's car learns."""
+
+    def __init__(self, input_size: int = 5, nb_action: int = 3, gamma: float = 0.9,
+                 brain: str = "course", seed: int | None = None) -> None:
+        if brain not in BRAINS:
+            raise ValueError(f"unknown brain {brain!r}; use one of {', '.join(BRAINS)}")
+        spec = BRAINS[brain]
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.brain = brain
+        self.config = DQNConfig(
+            learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE, buffer_size=MEMORY_SIZE, gamma=gamma,
+            hidden_sizes=spec.hidden_sizes, exploration="boltzmann", temperature=spec.temperature,
+            target_update_interval=0, max_grad_norm=0.0, loss="huber", optimizer="adam",
+        )
+        self.agent = DQNAgent((input_size,), nb_action, self.config)
+        self.memory = ReplayBuffer(MEMORY_SIZE, (input_size,), np.float32, gamma, seed=seed)
+        self.rng = np.random.default_rng(seed)
+        self.last_state = np.zeros(input_size, dtype=np.float32)
+        self.last_action = 0
+        self.reward_window: deque[float] = deque(maxlen=1000)
+        self._no_termination = np.zeros(1, dtype=np.float32)
+
+    def select_action(self, state: np.ndarray) -> int:
+        """Sample from softmax(Q(state) * temperature)."""
+        return int(self.agent.act(state[None], 0.0, self.rng)[0])
+
+    def update(self, reward: float, new_signal: np.ndarray | list[float]) -> int:
+        """Store the last transition with ``reward``, pick the next action, learn once."""
+        new_state = np.asarray(new_signal, dtype=np.float32)
+        self.memory.add(self.last_state[None], np.array([self.last_action]), np.array([reward]),
+                        new_state[None], self._no_termination)
+        action = self.select_action(new_state)
+        if len(self.memory) > BATCH_SIZE:
+            self.agent.learn(self.memory.sample(BATCH_SIZE))
+        self.last_action, self.last_state = action, new_state
+        self.reward_window.append(float(reward))
+        return action
+
+    def score(self) -> float:
+        """The course's score: sum of the last 1000 rewards / (count + 1)."""
+        return sum(self.reward_window) / (len(self.reward_window) + 1.0)
+
+    # --- the course's file layout: {"state_dict": fc1.weight ..., "optimizer": ...} ---
+    def _course_keys(self) -> list[tuple[str, str]]:
+        """(course key, deepq key) pairs: fc1..fcN are the Linear layers in order."""
+        ours = [k for k in self.agent.q_net.state_dict() if k.endswith(".weight")]
+        pairs = []
+        for i, key in enumerate(ours, start=1):
+            stem = key[: -len(".weight")]
+            pairs += [(f"fc{i}.weight", f"{stem}.weight"), (f"fc{i}.bias", f"{stem}.bias")]
+        return pairs
+
+    def save(self, path: str | Path = "last_brain.pth") -> Path:
+        """Write the brain as the course does (loadable by the course's own code)."""
+        state = self.agent.q_net.state_dict()
+        course_state = {course: state[ours] for course, ours in self._course_keys()}
+        path = Path(path)
+        atomic_save({"state_dict": course_state, "optimizer": self.agent.optimizer.state_dict()}, path)
+        return path
+
+    def load(self, path: str | Path = "last_brain.pth") -> None:
+        """Load a brain saved by this class or by the course's ``ai.py`` (weights only)."""
+        path = Path(path)
+        if not path.exists():
+            raise CheckpointError(f"no brain file {path}")
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+            course_state = data["state_dict"]
+            state = {ours: course_state[course] for course, ours in self._course_keys()}
+            self.agent.q_net.load_state_dict(state)
+            self.agent.optimizer.load_state_dict(data["optimizer"])
+        except (KeyError, TypeError, RuntimeError, ValueError, EOFError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CheckpointError(
+                f"{path} is not a {self.brain} brain file ({first}); load one saved with the same brain"
+            ) from None
+        except Exception as error:  # pickle errors: refused code, truncation
+            raise CheckpointError(f"{path} cannot be loaded safely ({type(error).__name__}); "
+                                  "deepq loads weights only") from None

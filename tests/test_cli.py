@@ -1,0 +1,78 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+FAST = ["--set", "learning_starts=200", "eval_interval=0", "eval_episodes=5", "hidden_sizes=16,16"]
+
+
+def deepq(*args, cwd=None):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "deepq.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def test_train_eval_plot_resume(tmp_path):
+    run = tmp_path / "run"
+    result = deepq("train", "CartPole-v1", "--steps", "800", "--run-dir", str(run), "--no-progress", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "not solved in 800 steps" in result.stdout or "solved at step" in result.stdout
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 800
+
+    result = deepq("eval", str(run), "--episodes", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads(result.stdout)
+    assert evaluation["episodes"] == 5 and {"mean", "std"} <= set(evaluation)
+
+    out = tmp_path / "curve.png"
+    result = deepq("plot", str(run), "--out", str(out))
+    assert result.returncode == 0 and out.read_bytes()[:4] == b"\x89PNG"
+
+    result = deepq("resume", str(run), "--steps", "1200", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "summary.json").read_text())["steps"] == 1200
+
+    result = deepq("train", "CartPole-v1", "--steps", "800", "--run-dir", str(run), *FAST)
+    assert result.returncode == 2 and "already holds a run" in result.stderr
+
+
+def test_random_baseline():
+    result = deepq("eval", "CartPole-v1", "--random", "--episodes", "100", "--json")
+    assert result.returncode == 0, result.stderr
+    assert 17 < json.loads(result.stdout)["mean"] < 27
+
+
+def test_presets_lists_every_preset():
+    result = deepq("presets")
+    assert result.returncode == 0
+    for name in ("cartpole", "lunarlander", "acrobot", "mountaincar"):
+        assert f"{name}  (" in result.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "CartPol-v1"], "unknown environment 'CartPol-v1' (did you mean CartPole-v1?)"),
+    (["train", "Pendulum-v1"], "DQN needs a Discrete action space"),
+    (["train", "CartPole-v1", "--set", "learnin_rate=1"], "did you mean learning_rate?"),
+    (["train", "CartPole-v1", "--set", "gamma=2"], "gamma must be in [0, 1]"),
+    (["train", "CartPole-v1", "--set", "batch_size=big"], "bad value for batch_size"),
+    (["eval", "/nonexistent/run"], "no such run directory or model file"),
+    (["resume", "/nonexistent/run"], "no checkpoint.pt in /nonexistent/run"),
+    (["plot", "/nonexistent/run"], "no metrics.csv"),
+])
+def test_bad_input_gets_one_clear_line(args, message):
+    result = deepq(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_corrupt_model_file(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"garbage")
+    result = deepq("eval", str(path))
+    assert result.returncode == 2 and "corrupt or truncated" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,104 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from deepq.config import build_config
+from deepq.train import RunError, Trainer
+
+FAST = {"learning_starts": 200, "eval_interval": 1000, "eval_episodes": 5, "checkpoint_interval": 500,
+        "buffer_size": 5000, "hidden_sizes": "32,32"}
+
+
+def small_run(tmp_path, name, steps=1500, seed=0, **extra):
+    config, _ = build_config("CartPole-v1", "cartpole", {**FAST, **extra})
+    trainer = Trainer("CartPole-v1", config, seed=seed, run_dir=tmp_path / name, total_steps=steps,
+                      progress=False, device="cpu")
+    return trainer, trainer.run()
+
+
+def read_rows(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_run_writes_every_output(tmp_path):
+    _, summary = small_run(tmp_path, "a")
+    run_dir = tmp_path / "a"
+    for name in ("config.json", "metrics.csv", "evaluations.csv", "summary.json", "model.pt",
+                 "checkpoint.pt", "learning_curve.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    on_disk = json.loads((run_dir / "summary.json").read_text())
+    for key in ("env_id", "seed", "steps", "wall_seconds", "sps", "solved", "solved_at_step",
+                "solved_at_seconds", "final_eval_mean", "final_eval_std"):
+        assert key in on_disk
+    assert on_disk["steps"] == 1500 and summary["final_eval_step"] == 1500
+    rows = read_rows(run_dir / "metrics.csv")
+    assert list(rows[0]) == ["global_step", "episode", "return", "length", "epsilon", "wall_seconds"]
+    assert sum(int(r["length"]) for r in rows) <= 1500
+    assert [int(r["episode"]) for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_tensorboard_tags_are_grouped(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    small_run(tmp_path, "tb", steps=2000)
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"charts/episodic_return", "charts/epsilon", "losses/td_loss", "charts/SPS",
+            "eval/mean_return"} <= tags
+    assert "hyperparameters/text_summary" in events.Tags()["tensors"]
+
+
+def test_same_seed_gives_identical_metrics_and_weights(tmp_path):
+    first, _ = small_run(tmp_path, "one", seed=3)
+    second, _ = small_run(tmp_path, "two", seed=3)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
+    assert strip(read_rows(tmp_path / "one/metrics.csv")) == strip(read_rows(tmp_path / "two/metrics.csv"))
+    for a, b in zip(first.agent.q_net.parameters(), second.agent.q_net.parameters()):
+        assert torch.equal(a, b)
+    third, _ = small_run(tmp_path, "three", seed=4)
+    assert not all(torch.equal(a, b) for a, b in zip(first.agent.q_net.parameters(),
+                                                      third.agent.q_net.parameters()))
+
+
+def test_resume_continues_counters_and_weights(tmp_path):
+    trainer, summary = small_run(tmp_path, "r", steps=1000)
+    resumed = Trainer.resume(tmp_path / "r", device="cpu", progress=False, total_steps=1600)
+    assert resumed.state.step == 1000 and resumed.state.episodes == summary["episodes"]
+    for a, b in zip(trainer.agent.q_net.parameters(), resumed.agent.q_net.parameters()):
+        assert torch.equal(a, b)
+    final = resumed.run()
+    assert final["steps"] == 1600 and final["episodes"] > summary["episodes"]
+    steps = [int(r["global_step"]) for r in read_rows(tmp_path / "r/metrics.csv")]
+    assert steps == sorted(steps) and steps[-1] > 1000
+
+
+def test_learning_starts_beyond_the_run_is_refused(tmp_path):
+    config, _ = build_config("CartPole-v1", None, {"learning_starts": 5000})
+    with pytest.raises(RunError, match="learning_starts"):
+        Trainer("CartPole-v1", config, run_dir=tmp_path, total_steps=1000)
+
+
+def test_unwritable_run_dir_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    config, _ = build_config("CartPole-v1", None, FAST)
+    trainer = Trainer("CartPole-v1", config, run_dir=blocker / "sub", total_steps=1000, progress=False)
+    with pytest.raises(RunError, match="cannot write to run directory"):
+        trainer.run()
+
+
+def test_cartpole_learns_to_an_average_of_200(tmp_path):
+    """A broken learner fails here: the default preset, a fixed seed, 25k steps."""
+    config, _ = build_config("CartPole-v1", "cartpole", {"eval_interval": 5000, "eval_episodes": 20})
+    trainer = Trainer("CartPole-v1", config, seed=0, run_dir=tmp_path / "learn", total_steps=25_000,
+                      progress=False, device="cpu")
+    summary = trainer.run()
+    assert summary["best_eval_mean"] >= 200, summary
+    returns = np.array([float(r["return"]) for r in read_rows(tmp_path / "learn/metrics.csv")])
+    assert returns[-20:].mean() > 3 * returns[:20].mean()
