@@ -1,0 +1,154 @@
+"""The course brain, the headless trainer and the window (SDL dummy driver)."""
+
+import json
+from collections import OrderedDict
+
+import numpy as np
+import pygame
+import pytest
+import torch
+from torch import nn
+
+from deepq.car import Dqn
+from deepq.car.train import train_car
+from deepq.checkpoint import CheckpointError
+
+
+class CourseNetwork(nn.Module):
+    """The course's own ai.py network (5 -> 30 -> 3), to make a file as the course saves it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(5, 30)
+        self.fc2 = nn.Linear(30, 3)
+
+    def forward(self, state):
+        return self.fc2(torch.relu(self.fc1(state)))
+
+
+def test_loads_a_brain_saved_by_the_course(tmp_path):
+    torch.manual_seed(0)
+    course = CourseNetwork()
+    optimizer = torch.optim.Adam(course.parameters(), lr=0.001)
+    course(torch.randn(4, 5)).sum().backward()
+    optimizer.step()
+    torch.save({"state_dict": course.state_dict(), "optimizer": optimizer.state_dict()},
+               tmp_path / "last_brain.pth")
+    brain = Dqn(5, 3, 0.9)
+    brain.load(tmp_path / "last_brain.pth")
+    state = torch.randn(8, 5)
+    assert torch.allclose(brain.agent.q_net(state), course(state))
+    brain.save(tmp_path / "ours.pth")
+    saved = torch.load(tmp_path / "ours.pth", weights_only=True)
+    assert set(saved) == {"state_dict", "optimizer"}
+    assert list(saved["state_dict"]) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    course.load_state_dict(saved["state_dict"])  # the course can load ours
+
+
+def test_tutorial_brain_shape_and_wrong_file(tmp_path):
+    brain = Dqn(5, 3, 0.9, brain="tutorial")
+    widths = [p.shape for p in brain.agent.q_net.parameters() if p.dim() == 2]
+    assert widths == [(60, 5), (40, 60), (25, 40), (3, 25)]
+    brain.save(tmp_path / "tutorial.pth")
+    with pytest.raises(CheckpointError, match="not a course brain"):
+        Dqn(5, 3, 0.9, brain="course").load(tmp_path / "tutorial.pth")
+
+
+def test_update_stores_each_transition_with_its_own_reward():
+    brain = Dqn(5, 3, 0.9, seed=0)
+    states = [np.full(5, i, dtype=np.float32) for i in range(4)]
+    actions = [brain.update(0.0, states[0])]
+    actions.append(brain.update(-1.0, states[1]))
+    actions.append(brain.update(0.1, states[2]))
+    memory = brain.memory
+    # row 1: from states[0] with the first action, rewarded -1.0 (the course would store 0.0)
+    assert memory.obs[1].tolist() == states[0].tolist() and memory.actions[1] == actions[0]
+    assert memory.rewards[1] == -1.0 and memory.next_obs[1].tolist() == states[1].tolist()
+    assert memory.rewards[2] == pytest.approx(0.1) and memory.actions[2] == actions[1]
+    assert brain.score() == pytest.approx((0.0 - 1.0 + 0.1) / 4)
+
+
+def test_learns_once_more_than_100_are_stored():
+    brain = Dqn(5, 3, 0.9, seed=0)
+    before = [p.detach().clone() for p in brain.agent.q_net.parameters()]
+    rng = np.random.default_rng(0)
+    for _ in range(100):  # memory holds 100: not more than 100 yet
+        brain.update(float(rng.normal()), rng.normal(size=5))
+    assert all(torch.equal(a, b) for a, b in zip(before, brain.agent.q_net.parameters()))
+    brain.update(0.0, rng.normal(size=5))
+    assert not all(torch.equal(a, b) for a, b in zip(before, brain.agent.q_net.parameters()))
+
+
+def test_headless_training_learns_to_reach_goals(tmp_path):
+    summary = train_car("empty", 20_000, seed=0, run_dir=tmp_path, progress=False)
+    assert summary["goals_per_10k_last"] >= 40
+    assert summary["sand_fraction_last"] == 0.0
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    for key in ("frames", "goals", "goals_per_10k_last", "sand_fraction_last", "fps"):
+        assert key in on_disk
+    assert (tmp_path / "last_brain.pth").exists() and (tmp_path / "scores.png").exists()
+
+
+@pytest.fixture()
+def app(tmp_path):
+    from deepq.car.app import CarApp
+
+    app = CarApp(map_name="empty", seed=0, brain_file=str(tmp_path / "brain.pth"),
+                 map_file=str(tmp_path / "map.png"))
+    yield app
+    pygame.quit()
+
+
+def click(app, name):
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=app.buttons[name].center, button=1))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=app.buttons[name].center, button=1))
+    app.tick()
+
+
+def test_window_paints_erases_and_buttons_work(app, tmp_path):
+    sand = app.env.sand
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(100, 100), button=1))
+    for x in range(100, 200, 4):
+        pygame.event.post(pygame.event.Event(pygame.MOUSEMOTION, pos=(x, 100), rel=(4, 0), buttons=(1, 0, 0)))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(200, 100), button=1))
+    app.tick()
+    y = app.env.height - 1 - 100
+    assert sand[150, y] == 1 and sand[140:160, y - 10:y + 10].all()  # under the brush
+    assert sand[150, y + 30] == 0
+    painted = sand.sum()
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(150, 100), button=3))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(150, 100), button=3))
+    app.tick()
+    assert sand[150, y] == 0 and sand.sum() < painted
+
+    click(app, "save map")
+    click(app, "clear")
+    assert sand.sum() == 0
+    click(app, "load map")
+    assert sand.sum() > 0 and sand[150, y] == 0
+
+    click(app, "pause")
+    frames = app.frames
+    app.tick()
+    assert app.frames == frames
+    click(app, "pause")
+    click(app, "speed")
+    before = app.frames
+    app.tick()
+    assert app.frames - before == 10
+
+    for _ in range(20):
+        app.tick()
+    click(app, "save")  # runs in a thread; the window keeps ticking
+    frames = app.frames
+    app.tick()
+    assert app.frames > frames
+    app.wait_for_save()
+    saved = torch.load(tmp_path / "brain.pth", weights_only=True)
+    assert isinstance(saved["state_dict"], (dict, OrderedDict))
+    click(app, "load")
+    assert "loaded" in app.status
+
+    shot = app.screenshot(tmp_path / "window.png")
+    image = pygame.image.load(str(shot))
+    assert image.get_size() == (app.env.width + 220, app.env.height)
