@@ -94,11 +94,14 @@ def test_unwritable_run_dir_is_a_clear_error(tmp_path):
 
 
 def test_cartpole_learns_to_an_average_of_200(tmp_path):
-    """A broken learner fails here: the default preset, a fixed seed, 25k steps."""
-    config, _ = build_config("CartPole-v1", "cartpole", {"eval_interval": 5000, "eval_episodes": 20})
-    trainer = Trainer("CartPole-v1", config, seed=0, run_dir=tmp_path / "learn", total_steps=25_000,
-                      progress=False, device="cpu")
+    """A broken learner fails here: the default preset and seed, stopped once a greedy mean
+    over 20 episodes reaches 200 (about 10 s; the bound is 30k of the preset's 50k steps)."""
+    config, _ = build_config("CartPole-v1", "cartpole", {"eval_interval": 2000, "eval_episodes": 20,
+                                                         "solved_threshold": 200})
+    trainer = Trainer("CartPole-v1", config, seed=0, run_dir=tmp_path / "learn", progress=False,
+                      device="cpu", stop_when_solved=True)
     summary = trainer.run()
+    assert summary["solved_at_step"] is not None and summary["solved_at_step"] <= 30_000, summary
     assert summary["best_eval_mean"] >= 200, summary
     returns = np.array([float(r["return"]) for r in read_rows(tmp_path / "learn/metrics.csv")])
     assert returns[-20:].mean() > 3 * returns[:20].mean()

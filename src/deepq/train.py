@@ -132,6 +132,10 @@ class Trainer:
             refill = "" if self.replay_restored else "; the replay memory was not saved, refilling it"
             logger.message(f"resumed at step {state.step}{refill}")
         gradient_steps = config.gradient_steps if config.gradient_steps > 0 else n * config.train_freq
+        # Learning needs a batch; after a resume without the saved memory, it first refills.
+        min_replay = config.batch_size
+        if self.resumed_from is not None and not self.replay_restored:
+            min_replay = max(config.batch_size, min(config.learning_starts, config.buffer_size))
         session_start = time.perf_counter()
         sps_clock, sps_step = session_start, state.step
         sps = 0.0
@@ -166,7 +170,8 @@ class Trainer:
                     self._check_train_solved(recent)
 
                 # learn
-                if state.step >= config.learning_starts and vector_steps % config.train_freq == 0:
+                if (state.step >= config.learning_starts and len(self.replay) >= min_replay
+                        and vector_steps % config.train_freq == 0):
                     agent.set_learning_rate(linear_schedule(
                         config.learning_rate, config.learning_rate * config.lr_final_fraction,
                         self.total_steps, state.step))
