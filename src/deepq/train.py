@@ -191,7 +191,7 @@ class Trainer:
                                 "The last good checkpoint is kept; lower learning_rate or set max_grad_norm"
                             )
                         logger.scalars(state.step, {"losses/td_loss": loss,
-                                                    "losses/q_values": float(info["q_mean"])})
+                                                    "losses/q_values": float(info["q_taken"].mean())})
 
                 # log
                 now = time.perf_counter()

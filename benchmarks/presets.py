@@ -1,0 +1,67 @@
+"""Solve time of deepq's presets over several seeds, as a table (run by hand, not in CI).
+
+    .venv/bin/python benchmarks/presets.py CartPole-v1 --seeds 0-4 --jobs 2
+
+Each seed trains with the environment's default preset, exactly as `deepq train ENV --seed N`
+does (one torch thread per process, `--jobs` processes at once). Wall seconds to solved count
+evaluation time. "end" is the final greedy 100-episode mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+
+def run_seed(args: tuple[str, str | None, int, int | None]) -> dict[str, Any]:
+    env_id, preset, seed, steps = args
+    import torch
+
+    torch.set_num_threads(1)
+    from deepq.config import build_config
+    from deepq.train import Trainer
+
+    config, found = build_config(env_id, preset)
+    trainer = Trainer(env_id, config, seed=seed, run_dir=tempfile.mkdtemp(prefix="deepq-bench-"),
+                      total_steps=steps, progress=False, device="cpu", preset=found.name if found else None)
+    return trainer.run()
+
+
+def main() -> None:
+    from deepq.cli import _seed_list
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("env_id")
+    parser.add_argument("--preset")
+    parser.add_argument("--seeds", type=_seed_list, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(run_seed, [(args.env_id, args.preset, s, args.steps) for s in args.seeds]))
+    print(f"\n{args.env_id}, preset {results[0]['preset']}, {args.jobs} runs at a time, "
+          f"threshold {results[0]['solved_threshold']}")
+    print(f"{'seed':>4} {'solved at step':>15} {'solved at s':>12} {'final mean':>11} {'still solved':>13} "
+          f"{'steps':>7} {'wall s':>7} {'steps/s':>8}")
+    for r in results:
+        step = "-" if r["solved_at_step"] is None else r["solved_at_step"]
+        secs = "-" if r["solved_at_seconds"] is None else f"{r['solved_at_seconds']:.1f}"
+        print(f"{r['seed']:>4} {step:>15} {secs:>12} {r['final_eval_mean']:>11.1f} "
+              f"{str(r['solved_at_end']):>13} {r['steps']:>7} {r['wall_seconds']:>7.1f} {r['sps']:>8.0f}")
+    solved = [r for r in results if r["solved"]]
+    if solved:
+        seconds = [r["solved_at_seconds"] for r in solved]
+        steps = [r["solved_at_step"] for r in solved]
+        print(f"solved {len(solved)}/{len(results)}, still solved at the end "
+              f"{sum(r['solved_at_end'] for r in results)}/{len(results)}; median to solve "
+              f"{statistics.median(seconds):.1f} s (range {min(seconds):.1f}-{max(seconds):.1f}), "
+              f"{statistics.median(steps):.0f} steps")
+    else:
+        print(f"solved 0/{len(results)}")
+
+
+if __name__ == "__main__":
+    main()
