@@ -76,3 +76,29 @@ def test_corrupt_model_file(tmp_path):
     result = deepq("eval", str(path))
     assert result.returncode == 2 and "corrupt or truncated" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("signum,code", [(2, 130), (15, 143)])
+def test_interrupt_checkpoints_and_prints_the_resume_command(tmp_path, signum, code):
+    import signal as signals
+    import time
+
+    run = tmp_path / "run"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deepq.cli", "train", "CartPole-v1", "--steps", "200000",
+         "--run-dir", str(run), "--no-progress", *FAST, "checkpoint_interval=0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "metrics.csv").exists():
+        time.sleep(0.2)
+    time.sleep(2.0)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    assert f"deepq resume {run}" in stderr and "Traceback" not in stderr
+    import torch
+
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert 0 < checkpoint["progress"]["step"] < 200_000
+    assert signals.Signals(signum)
