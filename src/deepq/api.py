@@ -68,7 +68,7 @@ class DQN:
 
     def predict(self, obs: Any, deterministic: bool = True, epsilon: float = 0.05) -> Any:
         """The greedy action for one observation (an int) or a batch (an array)."""
-        array = np.asarray(obs, dtype=np.float32 if self.agent.obs_shape and len(self.agent.obs_shape) == 1 else None)
+        array = np.asarray(obs)
         single = array.shape == self.agent.obs_shape
         batch = array[None] if single else array
         if deterministic:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +109,3 @@ class RunLogger:
         self.writer.close()
         self._metrics_file.close()
         self._evals_file.close()
-
-    def timestamp(self) -> float:
-        """Wall-clock now (one place, so tests can reason about it)."""
-        return time.perf_counter()

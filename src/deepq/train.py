@@ -25,6 +25,7 @@ from deepq.checkpoint import (
     MODEL_FORMAT,
     CheckpointError,
     atomic_save,
+    check_compatible,
     load_file,
 )
 from deepq.config import DQNConfig
@@ -370,8 +371,6 @@ class Trainer:
             env_kwargs=data.get("env_kwargs") or {}, preset=data.get("preset"),
             save_replay=data.get("replay") is not None,
         )
-        from deepq.checkpoint import check_compatible
-
         check_compatible(data, trainer.env_id, trainer.obs_shape, trainer.n_actions)
         trainer.agent.load_state_dict(data["agent"])
         trainer.state = Progress(**data["progress"])
