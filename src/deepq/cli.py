@@ -59,12 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save-replay", action="store_true", help="keep the replay memory in checkpoints")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a live bar")
+    train.add_argument("--threads", type=int, default=1,
+                       help="torch CPU threads (default 1: small nets only lose time to threading)")
 
     resume = commands.add_parser("resume", help="continue a stopped run")
     resume.add_argument("run_dir", type=Path)
     resume.add_argument("--steps", type=int, help="new total of environment steps")
     resume.add_argument("--device", default="auto")
     resume.add_argument("--no-progress", action="store_true")
+    resume.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained model greedily")
     evaluate.add_argument("path", help="a run directory or model file, or an env id with --random")
@@ -93,6 +96,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deepq.train import Trainer
 
     progress = False if args.no_progress else None
+    _set_threads(args.threads)
     if args.resume is not None:
         if args.env_id:
             raise UserError("give either ENV_ID or --resume RUN_DIR, not both")
@@ -127,6 +131,14 @@ def _clear_run_dir(run_dir: Path) -> None:
         event_file.unlink()
 
 
+def _set_threads(threads: int) -> None:
+    import torch
+
+    if threads < 1:
+        raise UserError("--threads must be at least 1")
+    torch.set_num_threads(threads)
+
+
 def _run(trainer: Any) -> int:
     summary = trainer.run()
     run_dir = trainer.run_dir
@@ -156,6 +168,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """``deepq resume``."""
     from deepq.train import Trainer
 
+    _set_threads(args.threads)
     trainer = Trainer.resume(args.run_dir, device=args.device,
                              progress=False if args.no_progress else None, total_steps=args.steps)
     return _run(trainer)
