@@ -18,14 +18,7 @@ from typing import Any
 import numpy as np
 
 from deepq.agent import DQNAgent
-from deepq.checkpoint import (
-    FORMAT_VERSION,
-    MODEL_FORMAT,
-    CheckpointError,
-    atomic_save,
-    check_compatible,
-    load_file,
-)
+from deepq.checkpoint import MODEL_FORMAT, CheckpointError, check_compatible, load_file
 from deepq.config import DQNConfig, build_config
 from deepq.evaluation import evaluate
 from deepq.train import Trainer
@@ -87,10 +80,7 @@ class DQN:
         """Write the model file (weights and the metadata to rebuild them)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        trainer = self.trainer
-        atomic_save({**trainer._meta(), "format": MODEL_FORMAT, "version": FORMAT_VERSION,
-                     "q_net": self.agent.q_net.state_dict()}, path)
-        return path
+        return self.trainer.save_model(path)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> DQN:

@@ -225,7 +225,7 @@ class Trainer:
         if not interrupted and state.last_eval_step != state.step:
             self._evaluate(logger, session_start)
         self._save_checkpoint(logger, session_start)
-        self._save_model()
+        self.save_model()
         summary = self._summary(session_start, interrupted)
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         logger.status(state.step, state.episodes, float(np.mean(recent)) if recent else None,
@@ -288,9 +288,12 @@ class Trainer:
         }
         atomic_save(data, self.run_dir / "checkpoint.pt")
 
-    def _save_model(self) -> None:
+    def save_model(self, path: Path | None = None) -> Path:
+        """Write the model file (weights plus what rebuilds them); default RUN_DIR/model.pt."""
+        path = Path(path) if path is not None else self.run_dir / "model.pt"
         data = {**self._meta(), "format": MODEL_FORMAT, "q_net": self.agent.q_net.state_dict()}
-        atomic_save(data, self.run_dir / "model.pt")
+        atomic_save(data, path)
+        return path
 
     def _summary(self, session_start: float, interrupted: bool) -> dict[str, Any]:
         state = self.state

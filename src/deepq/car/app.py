@@ -17,6 +17,7 @@ import numpy as np
 
 from deepq.car.brain import Dqn
 from deepq.car.drawing import draw_onto
+from deepq.checkpoint import atomic_save
 from deepq.envs.sandcar import SandCarEnv, load_map_png, paint_square, save_map_png
 
 PANEL_WIDTH = 220
@@ -136,13 +137,11 @@ class CarApp:
         if self._save_thread is not None and self._save_thread.is_alive():
             self.status = "still saving..."
             return
-        snapshot = Dqn(5, 3, self.brain.config.gamma, brain=self.brain.brain)
-        snapshot.agent.q_net.load_state_dict(self.brain.agent.q_net.state_dict())
-        snapshot.agent.optimizer.load_state_dict(self.brain.agent.optimizer.state_dict())
+        snapshot = self.brain.snapshot()
         path = self.brain_file
 
         def write() -> None:
-            snapshot.save(path)
+            atomic_save(snapshot, path)
             self.status = f"brain saved to {path}"
 
         self.status = "saving..."

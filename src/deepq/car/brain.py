@@ -11,6 +11,7 @@ uninitialised memory; sampling uses current PyTorch (no ``multinomial()`` withou
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,12 +97,16 @@ class Dqn:
             pairs += [(f"fc{i}.weight", f"{stem}.weight"), (f"fc{i}.bias", f"{stem}.bias")]
         return pairs
 
+    def snapshot(self) -> dict:
+        """A copy of the brain in the course's file layout, safe to write from another thread."""
+        state = self.agent.q_net.state_dict()
+        course_state = {course: state[ours].clone() for course, ours in self._course_keys()}
+        return {"state_dict": course_state, "optimizer": copy.deepcopy(self.agent.optimizer.state_dict())}
+
     def save(self, path: str | Path = "last_brain.pth") -> Path:
         """Write the brain as the course does (loadable by the course's own code)."""
-        state = self.agent.q_net.state_dict()
-        course_state = {course: state[ours] for course, ours in self._course_keys()}
         path = Path(path)
-        atomic_save({"state_dict": course_state, "optimizer": self.agent.optimizer.state_dict()}, path)
+        atomic_save(self.snapshot(), path)
         return path
 
     def load(self, path: str | Path = "last_brain.pth") -> None:
