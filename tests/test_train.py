@@ -1,10 +1,13 @@
 import csv
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
 import torch
 
+from deepq.checkpoint import load_file
 from deepq.config import build_config
 from deepq.train import RunError, Trainer
 
@@ -12,10 +15,10 @@ FAST = {"learning_starts": 200, "eval_interval": 1000, "eval_episodes": 5, "chec
         "buffer_size": 5000, "hidden_sizes": "32,32"}
 
 
-def small_run(tmp_path, name, steps=1500, seed=0, **extra):
+def small_run(tmp_path, name, steps=1500, seed=0, save_replay=False, **extra):
     config, _ = build_config("CartPole-v1", "cartpole", {**FAST, **extra})
     trainer = Trainer("CartPole-v1", config, seed=seed, run_dir=tmp_path / name, total_steps=steps,
-                      progress=False, device="cpu")
+                      progress=False, device="cpu", save_replay=save_replay)
     return trainer, trainer.run()
 
 
@@ -105,3 +108,89 @@ def test_cartpole_learns_to_an_average_of_200(tmp_path):
     assert summary["best_eval_mean"] >= 200, summary
     returns = np.array([float(r["return"]) for r in read_rows(tmp_path / "learn/metrics.csv")])
     assert returns[-20:].mean() > 3 * returns[:20].mean()
+
+
+def interrupt_at(step):
+    """A callback that sends this process a real SIGINT once the run reaches ``step``."""
+    def callback(trainer):
+        if trainer.state.step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+    return callback
+
+
+def strip_wall(rows):
+    return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]
+
+
+@pytest.mark.parametrize("save_replay", [True, False])
+def test_interrupted_and_resumed_run_equals_one_run(tmp_path, save_replay):
+    """N steps in one go vs N/2, Ctrl-C, resume: with --save-replay, bitwise-equal weights and
+    equal logs. Without it the memory is refilled first, so the logs agree up to the interrupt
+    and the learner differs after it."""
+    extra = {"num_envs": 2, "checkpoint_interval": 700}
+    whole, _ = small_run(tmp_path, "whole", steps=3000, save_replay=save_replay, **extra)
+    config, _ = build_config("CartPole-v1", "cartpole", {**FAST, **extra})
+    half = Trainer("CartPole-v1", config, seed=0, run_dir=tmp_path / "half", total_steps=3000,
+                   progress=False, device="cpu", save_replay=save_replay)
+    summary = half.run(callback=interrupt_at(1500))
+    assert summary["interrupted"] and summary["steps"] == 1500
+    resumed = Trainer.resume(tmp_path / "half", device="cpu", progress=False)
+    assert resumed.replay_restored == save_replay
+    assert resumed.run()["steps"] == 3000
+
+    whole_rows = strip_wall(read_rows(tmp_path / "whole/metrics.csv"))
+    resumed_rows = strip_wall(read_rows(tmp_path / "half/metrics.csv"))
+    same_weights = all(torch.equal(a, b) for a, b in zip(whole.agent.q_net.parameters(),
+                                                          resumed.agent.q_net.parameters()))
+    if save_replay:
+        assert same_weights
+        assert resumed_rows == whole_rows
+        assert (strip_wall(read_rows(tmp_path / "whole/evaluations.csv"))
+                == strip_wall(read_rows(tmp_path / "half/evaluations.csv")))
+    else:
+        before = [r for r in whole_rows if int(r["global_step"]) <= 1500]
+        assert resumed_rows[:len(before)] == before
+        assert not same_weights
+
+
+def test_keep_last_k_checkpoints(tmp_path):
+    small_run(tmp_path, "k", steps=2000, checkpoint_interval=300, keep_checkpoints=3)
+    kept = sorted(p.name for p in (tmp_path / "k/checkpoints").iterdir())
+    assert kept == ["checkpoint_000000001500.pt", "checkpoint_000000001800.pt",
+                    "checkpoint_000000002000.pt"]
+    assert kept[-1] == "checkpoint_000000002000.pt"
+    assert os.path.samefile(tmp_path / "k/checkpoints" / kept[-1], tmp_path / "k/checkpoint.pt")
+
+
+def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    config, _ = build_config("CartPole-v1", "cartpole", {**FAST, "learning_rate": 1e30, "max_grad_norm": 0,
+                                                         "learning_starts": 600, "optimizer": "sgd"})
+    trainer = Trainer("CartPole-v1", config, run_dir=tmp_path / "nan", total_steps=5000,
+                      progress=False, device="cpu")
+    with pytest.raises(RunError, match="diverged"):
+        trainer.run()
+    good = load_file(tmp_path / "nan/checkpoint.pt")
+    assert good["progress"]["step"] == 500
+    assert all(torch.isfinite(t).all() for t in good["agent"]["q_net"].values())
+    assert not (tmp_path / "nan/model.pt").exists()
+
+
+def test_a_replay_memory_larger_than_ram_is_refused(tmp_path):
+    config, _ = build_config("CartPole-v1", "cartpole", {"buffer_size": 10**12})
+    with pytest.raises(RunError, match=r"replay memory needs .* GiB but only .* GiB"):
+        Trainer("CartPole-v1", config, run_dir=tmp_path, total_steps=5000)
+
+
+def test_a_second_ctrl_c_aborts_at_once_and_keeps_the_last_checkpoint(tmp_path):
+    def twice(trainer):
+        if trainer.state.step == 650:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    config, _ = build_config("CartPole-v1", "cartpole", FAST)
+    trainer = Trainer("CartPole-v1", config, run_dir=tmp_path / "abort", total_steps=3000,
+                      progress=False, device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run(callback=twice)
+    assert load_file(tmp_path / "abort/checkpoint.pt")["progress"]["step"] == 500
+    assert Trainer.resume(tmp_path / "abort", device="cpu", progress=False).run()["steps"] == 3000

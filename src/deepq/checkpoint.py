@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,18 @@ def atomic_save(data: dict[str, Any], path: Path) -> None:
         os.close(dir_fd)
 
 
+def atomic_link(source: Path, path: Path) -> None:
+    """Make ``path`` name the same file as ``source`` (a hard link, or a copy where links are
+    not supported), replacing any old ``path`` in one rename."""
+    tmp = path.with_name(f".{path.name}.link.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, path)
+
+
 def load_file(path: Path, expected_format: str | None = None) -> dict[str, Any]:
     """Load a deepq file safely, raising CheckpointError with a clear message for any problem."""
     path = Path(path)
@@ -56,14 +70,18 @@ def load_file(path: Path, expected_format: str | None = None) -> dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"no such file: {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged header makes torch warn before it fails
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if "GLOBAL" in str(error) or "Unsupported global" in str(error):
             raise CheckpointError(
                 f"refusing to load {path}: it carries pickled Python objects (possibly code); "
                 "deepq only loads weights. Re-save it from deepq or use a trusted file"
             ) from None
-        raise CheckpointError(f"{path} is corrupt or truncated ({error}); use an earlier checkpoint") from None
+        raise CheckpointError(
+            f"{path} is corrupt or truncated (unreadable pickle data); use an earlier checkpoint"
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError,
             IndexError, TypeError, AttributeError, UnicodeDecodeError, MemoryError,
             OverflowError) as error:

@@ -127,8 +127,8 @@ def _clear_run_dir(run_dir: Path) -> None:
              "checkpoint.pt", "learning_curve.png")
     for name in names:
         (run_dir / name).unlink(missing_ok=True)
-    for event_file in run_dir.glob("events.out.tfevents.*"):
-        event_file.unlink()
+    for old in [*run_dir.glob("events.out.tfevents.*"), *run_dir.glob("checkpoints/checkpoint_*.pt")]:
+        old.unlink()
 
 
 def _set_threads(threads: int) -> None:
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deepq: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("deepq: aborted", file=sys.stderr)
+        print("deepq: aborted; the last complete checkpoint is kept", file=sys.stderr)
         return 130
 
 

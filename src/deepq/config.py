@@ -67,6 +67,7 @@ class DQNConfig:
     eval_episodes: int = 100  # episodes per evaluation
     solved_threshold: float | None = None  # greedy mean return that counts as solved
     checkpoint_interval: int = 10_000  # env steps between checkpoints; 0 = only at the end
+    keep_checkpoints: int = 1  # K > 1 also keeps the newest K in RUN_DIR/checkpoints/
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-ready data."""
@@ -114,6 +115,7 @@ class DQNConfig:
             (self.eval_interval >= 0, "eval_interval must be >= 0"),
             (self.eval_episodes >= 1, "eval_episodes must be >= 1"),
             (self.checkpoint_interval >= 0, "checkpoint_interval must be >= 0"),
+            (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
         ]
         choices = {
             "optimizer": ("adam", "rmsprop", "adagrad", "sgd"),

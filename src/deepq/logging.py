@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,21 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 METRICS_FIELDS = ["global_step", "episode", "return", "length", "epsilon", "wall_seconds"]
 EVAL_FIELDS = ["global_step", "wall_seconds", "mean", "std", "episodes"]
+
+
+def _keep_rows_up_to(path: Path, step: int) -> None:
+    """Rewrite a CSV log without the rows past ``step`` (and any half-written last line)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    kept = rows[:1] + [r for r in rows[1:] if len(r) == len(rows[0]) and r[0].isdigit() and int(r[0]) <= step]
+    if len(kept) == len(rows):
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as handle:
+        csv.writer(handle).writerows(kept)
+    os.replace(tmp, path)
 
 
 class RunLogger:
@@ -24,7 +40,12 @@ class RunLogger:
         from torch.utils.tensorboard import SummaryWriter  # slow import, only when a run starts
 
         self.run_dir = run_dir
-        self.writer = SummaryWriter(log_dir=str(run_dir))
+        # On resume, anything logged after the checkpoint (by a run that was killed) is dropped:
+        # TensorBoard purges those events and the CSV files keep rows up to the checkpoint.
+        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=start_step + 1 if start_step else None)
+        if start_step:
+            for name in ("metrics.csv", "evaluations.csv"):
+                _keep_rows_up_to(run_dir / name, start_step)
         if start_step == 0:
             rows = "\n".join(f"|{k}|{json.dumps(v)}|" for k, v in hparams.items())
             self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}")

@@ -7,10 +7,12 @@ transitions, the replay memory holds them, the agent learns from samples, the lo
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +26,13 @@ from deepq.checkpoint import (
     FORMAT_VERSION,
     MODEL_FORMAT,
     CheckpointError,
+    atomic_link,
     atomic_save,
     check_compatible,
     load_file,
 )
 from deepq.config import DQNConfig
-from deepq.envs import env_spaces, make_vector_env
+from deepq.envs import ResumableVectorEnv, env_spaces
 from deepq.evaluation import evaluate
 from deepq.logging import RunLogger
 from deepq.replay import ReplayBuffer
@@ -51,6 +54,31 @@ def resolve_device(device: str) -> torch.device:
     if device not in ("cpu", "cuda"):
         raise RunError(f"unknown device {device!r}; use auto, cpu or cuda")
     return torch.device(device)
+
+
+def available_memory() -> int | None:
+    """Bytes of RAM that can be allocated now without swapping (Linux), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(needed: int) -> None:
+    """Refuse a replay memory that does not fit in RAM, before allocating it."""
+    available = available_memory()
+    if available is not None and needed > available:
+        raise RunError(
+            f"the replay memory needs {needed / 2**30:.2f} GiB but only {available / 2**30:.2f} GiB "
+            "of RAM is available; lower buffer_size (--set buffer_size=N)"
+        )
 
 
 @dataclass
@@ -106,32 +134,33 @@ class Trainer:
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.agent = DQNAgent(self.obs_shape, self.n_actions, config, self.device)
+        check_memory(ReplayBuffer.bytes_needed(config.buffer_size, self.obs_shape, obs_dtype))
         self.replay = ReplayBuffer(
             config.buffer_size, self.obs_shape, obs_dtype, config.gamma, self.device, seed=seed + 1
         )
         self.state = Progress(next_eval=config.eval_interval or self.total_steps,
                               next_checkpoint=config.checkpoint_interval or self.total_steps)
+        self.episode_return = np.zeros(config.num_envs)
+        self.episode_length = np.zeros(config.num_envs, dtype=np.int64)
         self.resumed_from: int | None = None
         self.replay_restored = False
+        self.envs_state: dict[str, Any] | None = None  # set by resume
         self._stop_signal: int | None = None
 
     # --- the loop ---
-    def run(self) -> dict[str, Any]:
-        """Train until ``total_steps`` env steps (or solved, with ``stop_when_solved``)."""
+    def run(self, callback: Callable[[Trainer], None] | None = None) -> dict[str, Any]:
+        """Train until ``total_steps`` env steps (or solved, with ``stop_when_solved``).
+
+        ``callback(trainer)``, if given, is called after every vector step.
+        """
         self._prepare_run_dir()
         config, state, agent = self.config, self.state, self.agent
         n = config.num_envs
-        envs = make_vector_env(self.env_id, n, **self.env_kwargs)
-        # A resumed run starts fresh episodes from seeds derived from where it stopped.
-        obs, _ = envs.reset(seed=self.seed + 7919 * state.step)
-        episode_return = np.zeros(n)
-        episode_length = np.zeros(n, dtype=np.int64)
-        recent = deque(state.recent_returns, maxlen=100)
         logger = RunLogger(self.run_dir, self.total_steps, {"env_id": self.env_id, "seed": self.seed,
                            **config.to_dict()}, self.show_progress, start_step=state.step)
-        if self.resumed_from is not None:
-            refill = "" if self.replay_restored else "; the replay memory was not saved, refilling it"
-            logger.message(f"resumed at step {state.step}{refill}")
+        envs = ResumableVectorEnv(self.env_id, n, seed=self.seed, **self.env_kwargs)
+        obs = self._start_episodes(envs, logger)
+        recent = deque(state.recent_returns, maxlen=100)
         gradient_steps = config.gradient_steps if config.gradient_steps > 0 else n * config.train_freq
         # Learning needs a batch; after a resume without the saved memory, it first refills.
         min_replay = config.batch_size
@@ -140,39 +169,32 @@ class Trainer:
         session_start = time.perf_counter()
         sps_clock, sps_step = session_start, state.step
         sps = 0.0
-        vector_steps = 0
         previous_handlers = self._catch_signals()
         try:
             while state.step < self.total_steps and self._stop_signal is None:
                 # act
                 epsilon = epsilon_at(config, state.step, self.total_steps)
                 actions = agent.act(obs, epsilon, self.rng)
-                # step
-                next_obs, rewards, terminated, truncated, infos = envs.step(actions)
+                # step (a finished episode's next_obs is its true last observation)
+                next_obs, rewards, terminated, truncated = envs.step(actions)
                 done = terminated | truncated
-                real_next_obs = next_obs
-                if done.any():  # same-step autoreset: the true last observation is in info
-                    real_next_obs = next_obs.copy()
-                    for i in np.flatnonzero(done):
-                        real_next_obs[i] = infos["final_obs"][i]
                 # store
-                self.replay.add(obs, actions, rewards, real_next_obs, terminated)
-                obs = next_obs
+                self.replay.add(obs, actions, rewards, next_obs, terminated)
+                obs = envs.reset_done(done)
                 state.step += n
-                vector_steps += 1
-                episode_return += rewards
-                episode_length += 1
+                self.episode_return += rewards
+                self.episode_length += 1
                 for i in np.flatnonzero(done):
                     state.episodes += 1
-                    recent.append(float(episode_return[i]))
-                    logger.episode(state.step, state.episodes, float(episode_return[i]),
-                                   int(episode_length[i]), epsilon, self._wall(session_start))
-                    episode_return[i], episode_length[i] = 0.0, 0
+                    recent.append(float(self.episode_return[i]))
+                    logger.episode(state.step, state.episodes, float(self.episode_return[i]),
+                                   int(self.episode_length[i]), epsilon, self._wall(session_start))
+                    self.episode_return[i], self.episode_length[i] = 0.0, 0
                     self._check_train_solved(recent)
 
                 # learn
                 if (state.step >= config.learning_starts and len(self.replay) >= min_replay
-                        and vector_steps % config.train_freq == 0):
+                        and (state.step // n) % config.train_freq == 0):
                     agent.set_learning_rate(linear_schedule(
                         config.learning_rate, config.learning_rate * config.lr_final_fraction,
                         self.total_steps, state.step))
@@ -186,11 +208,7 @@ class Trainer:
                         state.last_target_update = state.step
                     if state.gradient_steps % 100 < gradient_steps:
                         loss = float(info["loss"])
-                        if not np.isfinite(loss):
-                            raise RunError(
-                                f"the loss became {loss} at step {state.step}: training diverged. "
-                                "The last good checkpoint is kept; lower learning_rate or set max_grad_norm"
-                            )
+                        self._check_finite(loss)
                         logger.scalars(state.step, {"losses/td_loss": loss,
                                                     "losses/q_values": float(info["q_taken"].mean())})
 
@@ -215,7 +233,9 @@ class Trainer:
                 if state.step >= state.next_checkpoint:
                     state.next_checkpoint += config.checkpoint_interval or self.total_steps
                     state.recent_returns = list(recent)
-                    self._save_checkpoint(logger, session_start)
+                    self._save_checkpoint(logger, session_start, envs)
+                if callback is not None:
+                    callback(self)
         finally:
             self._restore_signals(previous_handlers)
             envs.close()
@@ -224,7 +244,7 @@ class Trainer:
         interrupted = self._stop_signal is not None
         if not interrupted and state.last_eval_step != state.step:
             self._evaluate(logger, session_start)
-        self._save_checkpoint(logger, session_start)
+        self._save_checkpoint(logger, session_start, envs)
         self.save_model()
         summary = self._summary(session_start, interrupted)
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -238,6 +258,32 @@ class Trainer:
         return summary
 
     # --- pieces of the loop ---
+    def _start_episodes(self, envs: ResumableVectorEnv, logger: RunLogger) -> np.ndarray:
+        """Fresh episodes, or, on resume, the environments rebuilt exactly where they were."""
+        if self.resumed_from is None:
+            return envs.reset()
+        notes = [] if self.replay_restored else ["the replay memory was not saved, refilling it"]
+        obs = None
+        if self.envs_state is not None:
+            obs, exact = envs.load_state_dict(self.envs_state)
+            if not exact:
+                notes.append("the environments did not replay exactly, so their episodes restart")
+                obs = None
+        if obs is None:
+            obs = envs.reset()
+            self.episode_return[:], self.episode_length[:] = 0.0, 0
+        logger.message(f"resumed at step {self.state.step}" + "".join(f"; {n}" for n in notes))
+        return obs
+
+    def _check_finite(self, loss: float) -> None:
+        """Stop on NaN or inf before anything is saved, so the last good checkpoint stays."""
+        if np.isfinite(loss) and all(bool(torch.isfinite(p).all()) for p in self.agent.q_net.parameters()):
+            return
+        raise RunError(
+            f"training diverged at step {self.state.step} (loss {loss}, or NaN/inf in the weights); "
+            "the last good checkpoint is kept. Lower learning_rate or set max_grad_norm, then resume"
+        )
+
     def _wall(self, session_start: float) -> float:
         return self.state.wall_seconds + time.perf_counter() - session_start
 
@@ -274,19 +320,35 @@ class Trainer:
             "config": self.config.to_dict(), "seed": self.seed, "preset": self.preset,
         }
 
-    def _save_checkpoint(self, logger: RunLogger, session_start: float) -> None:
+    def _save_checkpoint(self, logger: RunLogger, session_start: float, envs: ResumableVectorEnv) -> None:
         logger.flush()
+        self._check_finite(0.0)
         state = dict(asdict(self.state), wall_seconds=self._wall(session_start))
         data = {
             **self._meta(), "format": CHECKPOINT_FORMAT, "total_steps": self.total_steps,
             "agent": self.agent.state_dict(), "progress": state,
             "rng": {
                 "python": list(random.getstate()[1]), "numpy": self.rng.bit_generator.state,
-                "torch": torch.get_rng_state(),
+                "torch": torch.get_rng_state(), "replay": self.replay.rng.bit_generator.state,
             },
+            "envs": envs.state_dict(),
+            "episode_return": torch.from_numpy(self.episode_return.copy()),
+            "episode_length": torch.from_numpy(self.episode_length.copy()),
             "replay": self.replay.state_dict() if self.save_replay else None,
         }
-        atomic_save(data, self.run_dir / "checkpoint.pt")
+        path = self.run_dir / "checkpoint.pt"
+        keep = self.config.keep_checkpoints
+        if keep <= 1:
+            atomic_save(data, path)
+            return
+        # Keep the newest K: each is written once into checkpoints/, then linked as checkpoint.pt.
+        folder = self.run_dir / "checkpoints"
+        folder.mkdir(exist_ok=True)
+        numbered = folder / f"checkpoint_{self.state.step:012d}.pt"
+        atomic_save(data, numbered)
+        atomic_link(numbered, path)
+        for old in sorted(folder.glob("checkpoint_*.pt"))[:-keep]:
+            old.unlink()
 
     def save_model(self, path: Path | None = None) -> Path:
         """Write the model file (weights plus what rebuilds them); default RUN_DIR/model.pt."""
@@ -322,6 +384,9 @@ class Trainer:
             probe = self.run_dir / ".deepq-write-test"
             probe.write_text("ok")
             probe.unlink()
+            # Temporary files left by a process killed in the middle of a save.
+            for stale in [*self.run_dir.glob(".*.tmp"), *self.run_dir.glob("checkpoints/.*.tmp")]:
+                stale.unlink()
         except OSError as error:
             raise RunError(
                 f"cannot write to run directory {self.run_dir} ({error.strerror}); "
@@ -380,7 +445,11 @@ class Trainer:
         rng = data["rng"]
         random.setstate((3, tuple(int(x) for x in rng["python"]), None))
         trainer.rng.bit_generator.state = rng["numpy"]
+        trainer.replay.rng.bit_generator.state = rng["replay"]
         torch.set_rng_state(rng["torch"])
+        trainer.envs_state = data["envs"]
+        trainer.episode_return[:] = data["episode_return"].numpy()
+        trainer.episode_length[:] = data["episode_length"].numpy()
         if data.get("replay") is not None:
             trainer.replay.load_state_dict(data["replay"])
             trainer.replay_restored = True

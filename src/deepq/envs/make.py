@@ -57,16 +57,3 @@ def env_spaces(env_id: str, **kwargs: Any) -> tuple[tuple[int, ...], Any, int]:
     n_actions = int(env.action_space.n)
     env.close()
     return shape, dtype, n_actions
-
-
-def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
-    """``num_envs`` copies stepped together in this process.
-
-    Same-step autoreset: when an episode ends, the returned observation is already the next
-    episode's first, and the true last observation is in ``info["final_obs"]``.
-    """
-    make_env(env_id, **kwargs).close()  # fail early, with deepq's message
-    return gym.vector.SyncVectorEnv(
-        [lambda: make_env(env_id, **kwargs) for _ in range(num_envs)],
-        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
-    )

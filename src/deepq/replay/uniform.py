@@ -49,6 +49,12 @@ class ReplayBuffer:
         self.size = 0  # rows holding data
         self.rng = np.random.default_rng(seed)
 
+    @staticmethod
+    def bytes_needed(capacity: int, obs_shape: tuple[int, ...], obs_dtype: Any = np.float32) -> int:
+        """Bytes the arrays of a memory of ``capacity`` transitions take."""
+        obs_bytes = int(np.prod(obs_shape, dtype=np.int64)) * np.dtype(obs_dtype).itemsize
+        return int(capacity) * (2 * obs_bytes + 8 + 4 + 4 + 4)
+
     def __len__(self) -> int:
         return self.size
 

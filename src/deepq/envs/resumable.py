@@ -1,0 +1,104 @@
+"""Vectorized environments whose exact state fits in a checkpoint.
+
+A Gymnasium environment's state (physics, wrappers' counters, its random generator) cannot be
+saved without pickling it. What can be saved is how it got there: every episode here starts
+with ``reset(seed=s)``, ``s`` drawn from a seeded generator, and the actions taken since are
+recorded. Restoring resets each environment with its episode's seed and replays the actions,
+which rebuilds the same state for any environment that is deterministic given its seed
+(classic control, Box2D, the ALE, the sand car).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from deepq.envs.make import make_env
+
+SEED_RANGE = 2**31 - 1
+
+
+class ResumableVectorEnv:
+    """``num_envs`` copies of ``env_id`` stepped together (Gymnasium's SyncVectorEnv).
+
+    Resets are done here, not by the vector env's autoreset, so each new episode's seed is
+    known: ``step`` returns the true last observation of a finished episode, and
+    ``reset_done`` starts the next episodes.
+    """
+
+    def __init__(self, env_id: str, num_envs: int, seed: int, **kwargs: Any) -> None:
+        make_env(env_id, **kwargs).close()  # fail early, with deepq's message
+        self.num_envs = num_envs
+        self.envs = gym.vector.SyncVectorEnv(
+            [lambda: make_env(env_id, **kwargs) for _ in range(num_envs)],
+            autoreset_mode=gym.vector.AutoresetMode.DISABLED,
+        )
+        self.seed_rng = np.random.default_rng(seed)
+        self.episode_seeds = [0] * num_envs
+        self.episode_actions: list[list[int]] = [[] for _ in range(num_envs)]
+        self.obs: np.ndarray | None = None
+
+    def _new_seeds(self, count: int) -> list[int]:
+        return [int(s) for s in self.seed_rng.integers(0, SEED_RANGE, size=count)]
+
+    def reset(self) -> np.ndarray:
+        """Start an episode in every environment; returns the first observations."""
+        self.episode_seeds = self._new_seeds(self.num_envs)
+        self.episode_actions = [[] for _ in range(self.num_envs)]
+        self.obs, _ = self.envs.reset(seed=list(self.episode_seeds))
+        return self.obs
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(next observations, rewards, terminated, truncated); a finished episode's next
+        observation is its true last one. Call ``reset_done`` before acting again."""
+        next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
+        for history, action in zip(self.episode_actions, actions.tolist(), strict=True):
+            history.append(action)
+        self.obs = next_obs
+        return next_obs, rewards, terminated, truncated
+
+    def reset_done(self, done: np.ndarray) -> np.ndarray:
+        """Start new episodes where ``done``; returns the observations to act on next."""
+        if not done.any():
+            return self.obs
+        indices = np.flatnonzero(done)
+        seeds = self._new_seeds(len(indices))
+        all_seeds: list[int | None] = [None] * self.num_envs
+        for i, seed in zip(indices, seeds, strict=True):
+            self.episode_seeds[i] = seed
+            self.episode_actions[i] = []
+            all_seeds[i] = seed
+        self.obs, _ = self.envs.reset(seed=all_seeds, options={"reset_mask": done.astype(bool)})
+        return self.obs
+
+    def state_dict(self) -> dict[str, Any]:
+        """Each environment's episode seed and actions so far, and the seed generator."""
+        return {
+            "seed_rng": self.seed_rng.bit_generator.state,
+            "episode_seeds": list(self.episode_seeds),
+            "episode_actions": [torch.tensor(a, dtype=torch.int64) for a in self.episode_actions],
+            "obs": torch.from_numpy(np.array(self.obs)),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> tuple[np.ndarray, bool]:
+        """Rebuild the saved state; returns (observations, whether they match the saved ones).
+
+        When an environment is not deterministic given its seed, the replayed observations
+        differ from the saved ones; the caller then starts fresh episodes instead.
+        """
+        self.seed_rng.bit_generator.state = state["seed_rng"]
+        self.episode_seeds = [int(s) for s in state["episode_seeds"]]
+        self.episode_actions = [a.tolist() for a in state["episode_actions"]]
+        obs, _ = self.envs.reset(seed=list(self.episode_seeds))
+        obs = np.array(obs)
+        for i, (env, history) in enumerate(zip(self.envs.envs, self.episode_actions, strict=True)):
+            for action in history:
+                obs[i], *_ = env.step(action)
+        self.obs = obs
+        return obs, bool(np.array_equal(obs, state["obs"].numpy()))
+
+    def close(self) -> None:
+        self.envs.close()
