@@ -30,3 +30,11 @@ def test_load_refuses_a_network_that_does_not_fit(tmp_path):
     torch.save(data, path)
     with pytest.raises(CheckpointError, match="does not match"):
         DQN.load(path)
+
+
+def test_load_for_another_environment_names_both_sides(tmp_path):
+    path = DQN("CartPole-v1", run_dir=tmp_path / "run", hidden_sizes="8").save(tmp_path / "m.pt")
+    with pytest.raises(CheckpointError, match="made for environment CartPole-v1, but this run has "
+                                              "environment Acrobot-v1"):
+        DQN.load(path, env_id="Acrobot-v1")
+    assert DQN.load(path, env_id="CartPole-v1").env_id == "CartPole-v1"

@@ -83,14 +83,18 @@ class DQN:
         return self.trainer.save_model(path)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> DQN:
-        """A DQN rebuilt from a model file, a checkpoint, or a run directory."""
+    def load(cls, path: str | Path, device: str = "cpu", env_id: str | None = None) -> DQN:
+        """A DQN rebuilt from a model file, a checkpoint, or a run directory.
+
+        ``env_id`` names the environment it is meant for; a file made for another environment,
+        observation shape or action count is refused with a message naming both sides.
+        """
         path = Path(path)
         if path.is_dir():
             path = path / "model.pt"
         data = load_file(path)
         weights = data["q_net"] if data["format"] == MODEL_FORMAT else data["agent"]["q_net"]
-        model = cls(data["env_id"], seed=int(data.get("seed", 0)), device=device,
+        model = cls(env_id or data["env_id"], seed=int(data.get("seed", 0)), device=device,
                     env_kwargs=data.get("env_kwargs") or {}, **_config_overrides(data["config"]))
         check_compatible(data, model.env_id, model.agent.obs_shape, model.agent.n_actions)
         try:

@@ -80,12 +80,15 @@ def load_file(path: Path, expected_format: str | None = None) -> dict[str, Any]:
                 "deepq only loads weights. Re-save it from deepq or use a trusted file"
             ) from None
         raise CheckpointError(
-            f"{path} is corrupt or truncated (unreadable pickle data); use an earlier checkpoint"
+            f"{path} is corrupt or truncated, or not a deepq file (unreadable pickle data); "
+            "use an earlier checkpoint"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError,
             IndexError, TypeError, AttributeError, UnicodeDecodeError, MemoryError,
             OverflowError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if isinstance(error, OSError | zipfile.BadZipFile):
+            first_line = "incomplete or damaged archive"
         raise CheckpointError(
             f"{path} is corrupt or truncated ({first_line}); use an earlier checkpoint or retrain"
         ) from None

@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--render", action="store_true", help="show the episodes in a window")
     evaluate.add_argument("--random", action="store_true", help="a uniformly random agent (baseline)")
     evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--env", help="the environment id the model must fit (refused otherwise)")
 
     plot = commands.add_parser("plot", help="draw a run's learning curve")
     plot.add_argument("run_dir", type=Path)
@@ -194,7 +195,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         path = Path(args.path)
         if not path.exists():
             raise UserError(f"no such run directory or model file: {path}")
-        model = DQN.load(path, device=args.device)
+        model = DQN.load(path, device=args.device, env_id=args.env)
         env_id, policy, env_kwargs = model.env_id, model.agent.greedy, model.trainer.env_kwargs
     if args.render:
         env_kwargs = dict(env_kwargs, render_mode="human")

@@ -164,14 +164,20 @@ def _convert(key: str, kind: Any, value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         text = str(value).replace("_", "")
-        number = float(text)  # accepts 1e5
+        try:
+            number = float(text)  # accepts 1e5
+        except ValueError:
+            raise ValueError("expected an integer") from None
         if not number.is_integer():
             raise ValueError("expected an integer")
         return int(number)
     if kind is float:
         if isinstance(value, bool):
             raise ValueError("expected a number")
-        number = float(value)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("expected a number") from None
         if number != number or number in (float("inf"), float("-inf")):
             raise ValueError("expected a finite number")
         return number
