@@ -97,13 +97,22 @@ class DQN:
         model = cls(env_id or data["env_id"], seed=int(data.get("seed", 0)), device=device,
                     env_kwargs=data.get("env_kwargs") or {}, **_config_overrides(data["config"]))
         check_compatible(data, model.env_id, model.agent.obs_shape, model.agent.n_actions)
-        try:
-            model.agent.q_net.load_state_dict(weights)
-        except RuntimeError as error:
-            first = str(error).splitlines()[0]
-            raise CheckpointError(f"cannot use {path}: its network does not match its config ({first})") from None
+        expected = {name: tuple(t.shape) for name, t in model.agent.q_net.state_dict().items()}
+        saved = {name: tuple(t.shape) for name, t in weights.items()}
+        if saved != expected:
+            raise CheckpointError(
+                f"cannot use {path}: its network does not match its config (the file has "
+                f"{_shapes(saved)}; the config builds {_shapes(expected)})"
+            )
+        model.agent.q_net.load_state_dict(weights)
         model.agent.q_net.eval()
         return model
+
+
+def _shapes(shapes: dict[str, tuple[int, ...]]) -> str:
+    """Weight shapes in a line, e.g. ``layers.0.weight 8x4, layers.0.bias 8``."""
+    return ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape in shapes.items()
+                     if name.endswith("weight"))
 
 
 def _config_overrides(data: dict[str, Any]) -> dict[str, Any]:
