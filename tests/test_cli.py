@@ -102,3 +102,13 @@ def test_interrupt_checkpoints_and_prints_the_resume_command(tmp_path, signum, c
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
     assert 0 < checkpoint["progress"]["step"] < 200_000
     assert signals.Signals(signum)
+
+
+def test_extensions_through_the_command_line(tmp_path):
+    run = tmp_path / "rainbow"
+    result = deepq("train", "CartPole-v1", "--preset", "rainbow-lite", "--steps", "600", "--run-dir",
+                   str(run), "--no-progress", "--set", "learning_starts=200", "eval_interval=0",
+                   "eval_episodes=3", "hidden_sizes=16,16", "n_step=2")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert (config["dueling"], config["prioritized"], config["n_step"], config["double"]) == (True, True, 2, True)

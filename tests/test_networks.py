@@ -26,3 +26,14 @@ def test_nature_cnn_takes_uint8_frames():
     assert net(frames).shape == (2, 6)
     assert isinstance(build_q_network((4, 84, 84), 6, (), False), NatureCNN)
     assert isinstance(build_q_network((8,), 4, (16,), True), MLP)
+
+
+def test_dueling_cnn_shapes_and_identifiability():
+    torch.manual_seed(0)
+    net = build_q_network((4, 84, 84), 6, (), dueling=True)
+    frames = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+    q = net(frames)
+    assert q.shape == (3, 6)
+    value = net.head.value(net.body(frames.float() / 255.0))
+    assert value.shape == (3, 1)
+    assert torch.allclose((q - value).mean(dim=1), torch.zeros(3), atol=1e-5)

@@ -194,3 +194,32 @@ def test_a_second_ctrl_c_aborts_at_once_and_keeps_the_last_checkpoint(tmp_path):
         trainer.run(callback=twice)
     assert load_file(tmp_path / "abort/checkpoint.pt")["progress"]["step"] == 500
     assert Trainer.resume(tmp_path / "abort", device="cpu", progress=False).run()["steps"] == 3000
+
+
+@pytest.mark.parametrize("double", [False, True])
+@pytest.mark.parametrize("dueling", [False, True])
+@pytest.mark.parametrize("prioritized", [False, True])
+@pytest.mark.parametrize("n_step", [1, 3])
+def test_every_combination_of_the_extensions_trains(tmp_path, double, dueling, prioritized, n_step):
+    trainer, summary = small_run(tmp_path, "combo", steps=600, num_envs=2, learning_starts=300,
+                                 double=double, dueling=dueling, prioritized=prioritized, n_step=n_step)
+    assert summary["gradient_steps"] > 0 and np.isfinite(summary["final_eval_mean"])
+    if prioritized:  # learned priorities replaced the initial ones
+        priorities = trainer.replay.tree.get(np.arange(len(trainer.replay)))
+        assert len(np.unique(priorities)) > 10
+    if n_step > 1:
+        discounts = trainer.replay.storage.discounts if prioritized else trainer.replay.discounts
+        assert np.isclose(discounts[: len(trainer.replay)], 0.99**3).mean() > 0.5
+
+
+def test_rainbow_lite_resumes_exactly(tmp_path):
+    extra = {"dueling": True, "prioritized": True, "n_step": 3, "num_envs": 2, "checkpoint_interval": 700}
+    whole, _ = small_run(tmp_path, "whole", steps=2000, save_replay=True, **extra)
+    config, _ = build_config("CartPole-v1", "cartpole", {**FAST, **extra})
+    half = Trainer("CartPole-v1", config, seed=0, run_dir=tmp_path / "half", total_steps=2000,
+                   progress=False, device="cpu", save_replay=True)
+    half.run(callback=interrupt_at(1000))
+    resumed = Trainer.resume(tmp_path / "half", device="cpu", progress=False)
+    resumed.run()
+    assert all(torch.equal(a, b) for a, b in zip(whole.agent.q_net.parameters(),
+                                                  resumed.agent.q_net.parameters()))

@@ -129,7 +129,7 @@ class DQNAgent:
             group["lr"] = learning_rate
 
     def learn(self, batch: Batch) -> dict[str, Any]:
-        """One gradient step on a batch; returns the loss and Q(s, a) (detached)."""
+        """One gradient step on a batch; returns the loss, Q(s, a) and the TD errors (detached)."""
         config = self.config
         with torch.no_grad():
             bootstrap_net = self.target_net if self.target_net is not None else self.q_net
@@ -151,6 +151,7 @@ class DQNAgent:
         return {
             "loss": loss.detach(),
             "q_taken": predicted.detach(),
+            "td_error": (target - predicted).detach(),  # new priorities for prioritized replay
         }
 
     def update_target(self) -> None:

@@ -35,7 +35,7 @@ from deepq.config import DQNConfig
 from deepq.envs import ResumableVectorEnv, env_spaces
 from deepq.evaluation import evaluate
 from deepq.logging import RunLogger
-from deepq.replay import ReplayBuffer
+from deepq.replay import NStepCollector, PrioritizedReplay, ReplayBuffer
 from deepq.schedules import epsilon_at, linear_schedule
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
@@ -135,9 +135,13 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         self.agent = DQNAgent(self.obs_shape, self.n_actions, config, self.device)
         check_memory(ReplayBuffer.bytes_needed(config.buffer_size, self.obs_shape, obs_dtype))
-        self.replay = ReplayBuffer(
+        self.replay: ReplayBuffer | PrioritizedReplay = ReplayBuffer(
             config.buffer_size, self.obs_shape, obs_dtype, config.gamma, self.device, seed=seed + 1
         )
+        if config.prioritized:
+            self.replay = PrioritizedReplay(self.replay, config.priority_alpha, config.priority_beta,
+                                            seed=seed + 2)
+        self.nstep = NStepCollector(config.n_step, config.gamma, config.num_envs)
         self.state = Progress(next_eval=config.eval_interval or self.total_steps,
                               next_checkpoint=config.checkpoint_interval or self.total_steps)
         self.episode_return = np.zeros(config.num_envs)
@@ -179,7 +183,7 @@ class Trainer:
                 next_obs, rewards, terminated, truncated = envs.step(actions)
                 done = terminated | truncated
                 # store
-                self.replay.add(obs, actions, rewards, next_obs, terminated)
+                self.replay.add(*self.nstep.push(obs, actions, rewards, next_obs, terminated, truncated))
                 obs = envs.reset_done(done)
                 state.step += n
                 self.episode_return += rewards
@@ -198,8 +202,14 @@ class Trainer:
                     agent.set_learning_rate(linear_schedule(
                         config.learning_rate, config.learning_rate * config.lr_final_fraction,
                         self.total_steps, state.step))
+                    if config.prioritized:  # importance-sampling exponent annealed to 1
+                        self.replay.beta = linear_schedule(config.priority_beta, 1.0,
+                                                           self.total_steps, state.step)
                     for _ in range(gradient_steps):
-                        info = agent.learn(self.replay.sample(config.batch_size))
+                        batch = self.replay.sample(config.batch_size)
+                        info = agent.learn(batch)
+                        if config.prioritized:
+                            self.replay.update_priorities(batch.indices, info["td_error"])
                         state.gradient_steps += 1
                     if config.target_update_interval and (
                         state.step - state.last_target_update >= config.target_update_interval
@@ -272,6 +282,7 @@ class Trainer:
         if obs is None:
             obs = envs.reset()
             self.episode_return[:], self.episode_length[:] = 0.0, 0
+            self.nstep.clear()
         logger.message(f"resumed at step {self.state.step}" + "".join(f"; {n}" for n in notes))
         return obs
 
@@ -331,7 +342,7 @@ class Trainer:
                 "python": list(random.getstate()[1]), "numpy": self.rng.bit_generator.state,
                 "torch": torch.get_rng_state(), "replay": self.replay.rng.bit_generator.state,
             },
-            "envs": envs.state_dict(),
+            "envs": envs.state_dict(), "nstep": self.nstep.state_dict(),
             "episode_return": torch.from_numpy(self.episode_return.copy()),
             "episode_length": torch.from_numpy(self.episode_length.copy()),
             "replay": self.replay.state_dict() if self.save_replay else None,
@@ -448,6 +459,7 @@ class Trainer:
         trainer.replay.rng.bit_generator.state = rng["replay"]
         torch.set_rng_state(rng["torch"])
         trainer.envs_state = data["envs"]
+        trainer.nstep.load_state_dict(data["nstep"])
         trainer.episode_return[:] = data["episode_return"].numpy()
         trainer.episode_length[:] = data["episode_length"].numpy()
         if data.get("replay") is not None:

@@ -1,5 +1,7 @@
 """Replay memories: where transitions wait between the environment and the learner."""
 
+from deepq.replay.nstep import NStepCollector
+from deepq.replay.prioritized import PrioritizedReplay, SumTree
 from deepq.replay.uniform import Batch, ReplayBuffer
 
-__all__ = ["Batch", "ReplayBuffer"]
+__all__ = ["Batch", "NStepCollector", "PrioritizedReplay", "ReplayBuffer", "SumTree"]
