@@ -251,6 +251,14 @@ _preset(
     eval_interval=4_000, solved_threshold=475.0,
 )
 _preset(
+    "cartpole-fast", "CartPole-v1", "4 vector envs, one gradient step per 4 env steps, target copy every 250 steps",
+    learning_rate=3e-3, lr_final_fraction=0.02, batch_size=64, buffer_size=50_000,
+    learning_starts=1_000, gamma=0.99, train_freq=1, gradient_steps=1, num_envs=4,
+    target_update_interval=250, tau=1.0, double=True, hidden_sizes=(64, 64),
+    exploration_fraction=0.1, exploration_final_eps=0.01, total_steps=50_000,
+    eval_interval=2_000, solved_threshold=475.0,
+)
+_preset(
     "cartpole-lab", "CartPole-v1", "the CartPole lab: 128-128 MLP, soft update tau 0.005, AdamW-like lr 1e-4",
     learning_rate=1e-4, batch_size=128, buffer_size=10_000, learning_starts=128, gamma=0.99,
     target_update_interval=1, tau=0.005, hidden_sizes=(128, 128), exploration_schedule="exponential",

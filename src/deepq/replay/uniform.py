@@ -21,7 +21,7 @@ class Batch(NamedTuple):
     next_obs: torch.Tensor
     terminated: torch.Tensor
     discounts: torch.Tensor
-    weights: torch.Tensor  # importance-sampling weights (ones for uniform replay)
+    weights: torch.Tensor | None  # importance-sampling weights (None for uniform replay)
     indices: np.ndarray  # where the batch came from, for priority updates
 
 
@@ -90,7 +90,6 @@ class ReplayBuffer:
                 return tensor.pin_memory().to(self.device, non_blocking=True)
             return tensor
 
-        weight_array = np.ones(len(indices), np.float32) if weights is None else weights
         return Batch(
             obs=to_device(self.obs[indices]),
             actions=to_device(self.actions[indices]),
@@ -98,7 +97,7 @@ class ReplayBuffer:
             next_obs=to_device(self.next_obs[indices]),
             terminated=to_device(self.terminated[indices]),
             discounts=to_device(self.discounts[indices]),
-            weights=to_device(weight_array.astype(np.float32, copy=False)),
+            weights=None if weights is None else to_device(weights.astype(np.float32, copy=False)),
             indices=indices,
         )
 
