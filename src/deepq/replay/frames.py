@@ -1,0 +1,169 @@
+"""A replay memory for stacked frames that stores each frame once (Atari).
+
+An observation is a stack of the last ``stack`` frames; consecutive observations share all but
+one. Here each environment writes its frames in order into its own circular region, one new
+frame per step (plus the first frame of each episode), and a stack is rebuilt at sample time
+from the frames before it. Rules, each tested with exact index tables in tests/test_frames.py:
+
+- a stack never mixes two episodes: before an episode's first frame it repeats that frame
+  (the padding Gymnasium's FrameStackObservation(padding_type="reset") gives when acting);
+- a transition is sampled only once its next frame is written, and never when its history
+  reaches past the oldest frame still held (the write cursor);
+- a finished episode's last observation is written as its own frame, so a truncated
+  transition bootstraps from the true last stack, and the next episode starts afresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepq.replay.uniform import Batch
+
+
+class FrameReplay:
+    """``capacity`` frames of shape ``frame_shape`` (uint8), split evenly over ``num_envs``."""
+
+    def __init__(
+        self, capacity: int, frame_shape: tuple[int, ...] = (84, 84), stack: int = 4, num_envs: int = 1,
+        gamma: float = 0.99, device: torch.device | str = "cpu", seed: int | None = None,
+    ) -> None:
+        self.num_envs = num_envs
+        self.slots = int(capacity) // num_envs  # per environment
+        if self.slots < stack + 2:
+            raise ValueError(f"capacity {capacity} is too small for {num_envs} envs and stacks of {stack}")
+        self.capacity = self.slots * num_envs
+        self.stack = stack
+        self.gamma = gamma
+        self.device = torch.device(device)
+        shape = (num_envs, self.slots)
+        self.frames = np.zeros((*shape, *frame_shape), dtype=np.uint8)
+        self.actions = np.zeros(shape, dtype=np.int64)
+        self.rewards = np.zeros(shape, dtype=np.float32)
+        self.terminated = np.zeros(shape, dtype=np.float32)
+        self.first = np.zeros(shape, dtype=bool)  # the frame is an episode's first
+        self.has_next = np.zeros(shape, dtype=bool)  # a transition starts here, its next frame is written
+        self.cursor = np.zeros(num_envs, dtype=np.int64)  # next slot each env writes
+        self.written = np.zeros(num_envs, dtype=np.int64)  # slots holding data
+        self.open = np.zeros(num_envs, dtype=bool)  # an episode is under way (its frame is stored)
+        self.rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def bytes_needed(capacity: int, frame_shape: tuple[int, ...] = (84, 84)) -> int:
+        """Bytes the arrays of a memory of ``capacity`` frames take."""
+        return int(capacity) * (int(np.prod(frame_shape)) + 8 + 4 + 4 + 1 + 1)
+
+    def __len__(self) -> int:
+        return int(self.has_next.sum())
+
+    # --- writing ---
+    def _write(self, env: int, frame: np.ndarray, first: bool) -> int:
+        slot = int(self.cursor[env])
+        self.frames[env, slot] = frame
+        self.first[env, slot] = first
+        self.has_next[env, slot] = False
+        self.actions[env, slot], self.rewards[env, slot], self.terminated[env, slot] = 0, 0.0, 0.0
+        self.cursor[env] = (slot + 1) % self.slots
+        self.written[env] = min(self.written[env] + 1, self.slots)
+        return slot
+
+    def add(
+        self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+        terminated: np.ndarray, truncated: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One vector step of stacked observations (num_envs, stack, H, W); stores only the
+        newest frames. Returns the rows (flat indices) that became sampleable."""
+        rows = []
+        done = np.asarray(terminated, bool) if truncated is None else np.asarray(terminated, bool) | truncated
+        for env in range(self.num_envs):
+            if not self.open[env]:  # the episode's first observation
+                self._write(env, obs[env][-1], first=True)
+                self.open[env] = True
+            slot = int((self.cursor[env] - 1) % self.slots)  # holds obs[env]'s newest frame
+            self.actions[env, slot] = actions[env]
+            self.rewards[env, slot] = rewards[env]
+            self.terminated[env, slot] = terminated[env]
+            self._write(env, next_obs[env][-1], first=False)
+            self.has_next[env, slot] = True
+            rows.append(env * self.slots + slot)
+            if done[env]:
+                self.open[env] = False
+        return np.asarray(rows, dtype=np.int64)
+
+    # --- reading ---
+    def _history(self, env: np.ndarray, newest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Slots of the stacks ending at ``newest`` (oldest first), and whether each is whole
+        (its history does not run past the oldest frame held)."""
+        slots = np.empty((len(newest), self.stack), dtype=np.int64)
+        slots[:, -1] = newest
+        whole = np.ones(len(newest), dtype=bool)
+        oldest = np.where(self.written[env] < self.slots, 0, self.cursor[env])
+        for d in range(self.stack - 2, -1, -1):
+            current = slots[:, d + 1]
+            at_start = self.first[env, current]
+            whole &= at_start | (current != oldest)  # stepping back past the oldest frame
+            # before an episode's first frame, repeat it (padding), never the previous episode's
+            slots[:, d] = np.where(at_start, current, (current - 1) % self.slots)
+        return slots, whole
+
+    def is_valid(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each flat row starts a transition that can be sampled now."""
+        env, slot = np.divmod(np.asarray(rows, dtype=np.int64), self.slots)
+        _, whole = self._history(env, slot)
+        return self.has_next[env, slot] & whole
+
+    def sample_indices(self, batch_size: int) -> np.ndarray:
+        """Valid rows, uniformly at random (rejection sampling over the written slots)."""
+        if len(self) < batch_size:
+            raise ValueError(f"cannot sample {batch_size} from a memory holding {len(self)}")
+        chosen = np.empty(0, dtype=np.int64)
+        for _ in range(100):
+            candidates = self.rng.integers(0, self.capacity, size=2 * batch_size)
+            chosen = np.concatenate([chosen, candidates[self.is_valid(candidates)]])
+            chosen = np.unique(chosen)
+            if len(chosen) >= batch_size:
+                return self.rng.permutation(chosen)[:batch_size]
+        valid = np.flatnonzero(self.is_valid(np.arange(self.capacity)))
+        return self.rng.choice(valid, batch_size, replace=False)
+
+    def stacks(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(obs, next_obs) stacks for flat ``rows``, each (len(rows), stack, H, W) uint8."""
+        env, slot = np.divmod(np.asarray(rows, dtype=np.int64), self.slots)
+        obs_slots, _ = self._history(env, slot)
+        next_slots, _ = self._history(env, (slot + 1) % self.slots)
+        return self.frames[env[:, None], obs_slots], self.frames[env[:, None], next_slots]
+
+    def gather(self, rows: np.ndarray, weights: np.ndarray | None = None) -> Batch:
+        def to_device(array: np.ndarray) -> torch.Tensor:
+            tensor = torch.from_numpy(array)
+            if self.device.type == "cuda":
+                return tensor.pin_memory().to(self.device, non_blocking=True)
+            return tensor
+
+        env, slot = np.divmod(np.asarray(rows, dtype=np.int64), self.slots)
+        obs, next_obs = self.stacks(rows)
+        return Batch(
+            obs=to_device(obs), actions=to_device(self.actions[env, slot]),
+            rewards=to_device(self.rewards[env, slot]), next_obs=to_device(next_obs),
+            terminated=to_device(self.terminated[env, slot]),
+            discounts=to_device(np.full(len(rows), self.gamma, dtype=np.float32)),
+            weights=None if weights is None else to_device(weights.astype(np.float32, copy=False)),
+            indices=np.asarray(rows),
+        )
+
+    def sample(self, batch_size: int) -> Batch:
+        return self.gather(self.sample_indices(batch_size))
+
+    # --- persistence ---
+    def state_dict(self) -> dict[str, Any]:
+        names = ("frames", "actions", "rewards", "terminated", "first", "has_next", "cursor", "written", "open")
+        return {name: torch.from_numpy(getattr(self, name).copy()) for name in names} | {
+            "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            if name != "rng":
+                getattr(self, name)[...] = value.numpy()
+        self.rng.bit_generator.state = state["rng"]
