@@ -35,6 +35,7 @@ class DQNConfig:
 
     # --- the Q-learning target ---
     gamma: float = 0.99  # discount factor
+    clip_rewards: bool = False  # learn from sign(reward) (Atari); logs keep the raw score
     double: bool = False  # Double DQN: online net picks a', target net evaluates it
     target_update_interval: int = 500  # env steps between target updates; 0 = no target net
     tau: float = 1.0  # 1 = hard copy at each update; < 1 = Polyak (soft) update
@@ -289,6 +290,18 @@ _preset(
     exploration_decrement=5e-5, exploration_final_eps=0.01, total_steps=300_000,
     eval_interval=20_000, solved_threshold=200.0,
 )
+# Nature DQN / RL-Zoo values; 10M steps, as published (a GPU run: `--device auto`).
+_ATARI = dict(
+    learning_rate=1e-4, optimizer="adam", batch_size=32, buffer_size=1_000_000, learning_starts=80_000,
+    gamma=0.99, train_freq=4, gradient_steps=1, num_envs=1, target_update_interval=1_000, tau=1.0,
+    double=False, loss="huber", max_grad_norm=10.0, exploration_fraction=0.1, exploration_final_eps=0.01,
+    clip_rewards=True, total_steps=10_000_000, eval_interval=250_000, eval_episodes=10,
+    checkpoint_interval=250_000,
+)
+_preset("pong", "ALE/Pong-v5", "the Nature DQN on Pong: Adam 1e-4, batch 32, 1M frame memory", **_ATARI,
+        solved_threshold=18.0)
+_preset("breakout", "ALE/Breakout-v5", "the Nature DQN on Breakout: Adam 1e-4, batch 32, 1M frame memory",
+        **_ATARI, solved_threshold=300.0)
 _preset(
     "acrobot", "Acrobot-v1", "RL-Zoo-like: 256-256, 4 vector envs, double DQN",
     learning_rate=6.3e-4, batch_size=128, buffer_size=50_000, learning_starts=1_000, gamma=0.99,

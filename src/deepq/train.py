@@ -33,9 +33,10 @@ from deepq.checkpoint import (
 )
 from deepq.config import DQNConfig
 from deepq.envs import ResumableVectorEnv, env_spaces
+from deepq.envs.atari import clip_reward
 from deepq.evaluation import evaluate
 from deepq.logging import RunLogger
-from deepq.replay import NStepCollector, PrioritizedReplay, ReplayBuffer
+from deepq.replay import FrameReplay, NStepCollector, PrioritizedReplay, ReplayBuffer
 from deepq.schedules import epsilon_at, linear_schedule
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
@@ -134,9 +135,18 @@ class Trainer:
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.agent = DQNAgent(self.obs_shape, self.n_actions, config, self.device)
-        check_memory(ReplayBuffer.bytes_needed(config.buffer_size, self.obs_shape, obs_dtype))
-        self.replay: ReplayBuffer | PrioritizedReplay = ReplayBuffer(
-            config.buffer_size, self.obs_shape, obs_dtype, config.gamma, self.device, seed=seed + 1
+        # Stacked frames (C, H, W) go to the frame memory, which stores each frame once.
+        self.frames = len(self.obs_shape) == 3
+        if self.frames and config.n_step > 1:
+            raise RunError("n-step returns are not supported with stacked frames yet; use n_step=1")
+        memory_bytes = (FrameReplay.bytes_needed(config.buffer_size, self.obs_shape[1:]) if self.frames
+                        else ReplayBuffer.bytes_needed(config.buffer_size, self.obs_shape, obs_dtype))
+        check_memory(memory_bytes)
+        self.replay: Any = (
+            FrameReplay(config.buffer_size, self.obs_shape[1:], self.obs_shape[0], config.num_envs,
+                        config.gamma, self.device, seed=seed + 1) if self.frames
+            else ReplayBuffer(config.buffer_size, self.obs_shape, obs_dtype, config.gamma, self.device,
+                              seed=seed + 1)
         )
         if config.prioritized:
             self.replay = PrioritizedReplay(self.replay, config.priority_alpha, config.priority_beta,
@@ -183,7 +193,12 @@ class Trainer:
                 next_obs, rewards, terminated, truncated = envs.step(actions)
                 done = terminated | truncated
                 # store
-                self.replay.add(*self.nstep.push(obs, actions, rewards, next_obs, terminated, truncated))
+                learn_rewards = clip_reward(rewards) if config.clip_rewards else rewards
+                if self.frames:  # the frame memory rebuilds stacks, so it needs the episode ends
+                    self.replay.add(obs, actions, learn_rewards, next_obs, terminated, truncated)
+                else:
+                    self.replay.add(*self.nstep.push(obs, actions, learn_rewards, next_obs, terminated,
+                                                     truncated))
                 obs = envs.reset_done(done)
                 state.step += n
                 self.episode_return += rewards

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from deepq.config import closest
+from deepq.envs.atari import is_atari, make_atari
 
 
 class EnvError(ValueError):
@@ -19,7 +20,7 @@ def _registered_ids() -> list[str]:
 
 
 def _ensure_registered(env_id: str) -> None:
-    if env_id.startswith("ALE/") or "NoFrameskip" in env_id:
+    if is_atari(env_id):
         import ale_py  # registers the ALE ids with Gymnasium
 
         gym.register_envs(ale_py)
@@ -30,11 +31,18 @@ def _ensure_registered(env_id: str) -> None:
         )
 
 
-def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
-    """``gym.make`` with deepq's checks: the id exists and the action space is Discrete."""
+def make_env(env_id: str, render_mode: str | None = None, training: bool = False, **kwargs: Any) -> gym.Env:
+    """``gym.make`` with deepq's checks: the id exists and the action space is Discrete.
+
+    Atari ids get the standard DQN preprocessing (``deepq.envs.atari``); ``training`` adds
+    episodic life there (evaluation plays whole games).
+    """
     _ensure_registered(env_id)
     try:
-        env = gym.make(env_id, render_mode=render_mode, **kwargs)
+        if is_atari(env_id):
+            env = make_atari(env_id, training, render_mode=render_mode, **kwargs)
+        else:
+            env = gym.make(env_id, render_mode=render_mode, **kwargs)
     except gym.error.DependencyNotInstalled as error:
         raise EnvError(f"{env_id} needs a package that is missing: {error}") from None
     except TypeError as error:

@@ -33,7 +33,7 @@ class ResumableVectorEnv:
         make_env(env_id, **kwargs).close()  # fail early, with deepq's message
         self.num_envs = num_envs
         self.envs = gym.vector.SyncVectorEnv(
-            [lambda: make_env(env_id, **kwargs) for _ in range(num_envs)],
+            [lambda: make_env(env_id, training=True, **kwargs) for _ in range(num_envs)],
             autoreset_mode=gym.vector.AutoresetMode.DISABLED,
         )
         self.seed_rng = np.random.default_rng(seed)

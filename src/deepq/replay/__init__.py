@@ -1,7 +1,8 @@
 """Replay memories: where transitions wait between the environment and the learner."""
 
+from deepq.replay.frames import FrameReplay
 from deepq.replay.nstep import NStepCollector
 from deepq.replay.prioritized import PrioritizedReplay, SumTree
 from deepq.replay.uniform import Batch, ReplayBuffer
 
-__all__ = ["Batch", "NStepCollector", "PrioritizedReplay", "ReplayBuffer", "SumTree"]
+__all__ = ["Batch", "FrameReplay", "NStepCollector", "PrioritizedReplay", "ReplayBuffer", "SumTree"]

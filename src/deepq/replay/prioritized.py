@@ -101,13 +101,26 @@ class PrioritizedReplay:
         """Stratified proportional draw: (rows, importance weights)."""
         if len(self) < batch_size:
             raise ValueError(f"cannot sample {batch_size} from a memory holding {len(self)}")
+        indices = self._draw(batch_size)
+        # A storage whose rows can go stale (the frame memory, when the cursor passes a stack's
+        # history) says which rows are valid; stale ones get priority 0 and are drawn again.
+        is_valid = getattr(self.storage, "is_valid", None)
+        for _ in range(100):
+            if is_valid is None:
+                break
+            stale = ~is_valid(indices)
+            if not stale.any():
+                break
+            self.tree.set(indices[stale], np.zeros(int(stale.sum())))
+            indices = self._draw(batch_size)
         total = self.tree.total
-        bounds = np.linspace(0.0, total, batch_size + 1)
-        values = self.rng.uniform(bounds[:-1], bounds[1:])
-        indices = self.tree.find(values)
         probabilities = self.tree.get(indices) / total
         weights = (len(self) * probabilities) ** (-self.beta)
         return indices, (weights / weights.max()).astype(np.float32)
+
+    def _draw(self, batch_size: int) -> np.ndarray:
+        bounds = np.linspace(0.0, self.tree.total, batch_size + 1)
+        return self.tree.find(self.rng.uniform(bounds[:-1], bounds[1:]))
 
     def sample(self, batch_size: int) -> Batch:
         indices, weights = self.sample_indices(batch_size)

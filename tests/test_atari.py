@@ -1,0 +1,72 @@
+"""Atari through the real ALE: preprocessing, the frame memory in the loop, recording."""
+
+import numpy as np
+import pytest
+
+from deepq.config import build_config
+from deepq.envs import make_env
+from deepq.envs.atari import EpisodicLife, FireReset
+from deepq.replay import FrameReplay, PrioritizedReplay
+from deepq.train import Trainer
+
+SHORT = {"buffer_size": 3000, "learning_starts": 200, "eval_interval": 0, "eval_episodes": 1,
+         "checkpoint_interval": 0, "batch_size": 8}
+
+
+def test_preprocessing_gives_stacked_84x84_uint8_frames():
+    env = make_env("ALE/Breakout-v5", training=True)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
+    assert all(np.array_equal(obs[0], frame) for frame in obs)  # a new episode pads with its first frame
+    names = []
+    wrapper = env
+    while hasattr(wrapper, "env"):
+        names.append(type(wrapper).__name__)
+        wrapper = wrapper.env
+    assert {"AtariPreprocessing", "FrameStackObservation"} <= set(names)
+    assert any(isinstance(w, FireReset) for w in _chain(env)) and any(isinstance(w, EpisodicLife) for w in _chain(env))
+    evaluation = make_env("ALE/Breakout-v5")  # evaluation plays whole games: no episodic life
+    assert not any(isinstance(w, EpisodicLife) for w in _chain(evaluation))
+
+
+def _chain(env):
+    while hasattr(env, "env"):
+        yield env
+        env = env.env
+
+
+def test_frames_in_memory_match_what_the_agent_saw():
+    config, _ = build_config("ALE/Pong-v5", "pong", {**SHORT, "learning_starts": 250})
+    trainer = Trainer("ALE/Pong-v5", config, run_dir="/tmp/unused", total_steps=300, device="cpu")
+    assert isinstance(trainer.replay, FrameReplay)
+    env = make_env("ALE/Pong-v5", training=True, max_episode_steps=240)
+    obs, _ = env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    seen = []
+    for _ in range(120):
+        action = int(rng.integers(0, 6))
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        trainer.replay.add(obs[None], np.array([action]), np.array([reward]), next_obs[None],
+                           np.array([terminated]), np.array([truncated]))
+        seen.append((obs, next_obs))
+        obs = next_obs
+        if terminated or truncated:
+            obs, _ = env.reset()
+    rows = np.flatnonzero(trainer.replay.has_next[0])  # in order: the memory has not wrapped
+    assert len(rows) == len(seen)
+    stacked, next_stacked = trainer.replay.stacks(rows)
+    for (o, n), so, sn in zip(seen, stacked, next_stacked):
+        assert np.array_equal(o, so) and np.array_equal(n, sn)
+
+
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_pong_trains_a_few_hundred_steps_with_the_nature_cnn(tmp_path, prioritized):
+    config, _ = build_config("ALE/Pong-v5", "pong", {**SHORT, "prioritized": prioritized})
+    trainer = Trainer("ALE/Pong-v5", config, run_dir=tmp_path / "pong", total_steps=400, device="cpu",
+                      progress=False, env_kwargs={"max_episode_steps": 400})
+    summary = trainer.run()
+    assert summary["gradient_steps"] == 51 and np.isfinite(summary["final_eval_mean"])
+    assert isinstance(trainer.replay, PrioritizedReplay if prioritized else FrameReplay)
+    assert (tmp_path / "pong/model.pt").exists()
