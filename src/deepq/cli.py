@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--random", action="store_true", help="a uniformly random agent (baseline)")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--env", help="the environment id the model must fit (refused otherwise)")
+    evaluate.add_argument("--record", type=Path, metavar="FILE",
+                          help="record one greedy episode to FILE.mp4 or FILE.gif instead")
 
     plot = commands.add_parser("plot", help="draw a run's learning curve")
     plot.add_argument("run_dir", type=Path)
@@ -197,6 +199,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise UserError(f"no such run directory or model file: {path}")
         model = DQN.load(path, device=args.device, env_id=args.env)
         env_id, policy, env_kwargs = model.env_id, model.agent.greedy, model.trainer.env_kwargs
+    if args.record is not None:
+        from deepq.recording import record_episode
+
+        result = record_episode(policy, env_id, args.record, seed=args.seed, env_kwargs=env_kwargs)
+        ended = "" if result["complete"] else " (stopped at the frame limit)"
+        print(f"recorded {result['frames']} frames of {env_id}, return {result['return']:.1f}{ended}, "
+              f"to {result['path']}")
+        return 0
     if args.render:
         env_kwargs = dict(env_kwargs, render_mode="human")
     returns = evaluate(policy, env_id, args.episodes, seed=args.seed,
@@ -248,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     from deepq.checkpoint import CheckpointError
     from deepq.config import ConfigError
     from deepq.envs import EnvError
+    from deepq.recording import RecordError
     from deepq.train import RunError
 
     parser = build_parser()
@@ -258,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS.get(args.command) or args.handler
     try:
         return int(handler(args))
-    except (UserError, ConfigError, EnvError, CheckpointError, RunError) as error:
+    except (UserError, ConfigError, EnvError, CheckpointError, RunError, RecordError) as error:
         print(f"deepq: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
