@@ -83,7 +83,9 @@ def main() -> None:
     print(f"| plain stacked obs + next obs | {plain_bytes:,.0f} | {plain_bytes * 1e6 / 2**30:.1f} GiB | "
           f"{plain_rate:,.0f} |")
     print(f"ratio plain / frames: memory {plain_bytes / frame_bytes:.1f}x; "
-          f"sample speed frames / plain: {frame_rate / plain_rate:.2f}")
+          f"sample speed frames / plain: {frame_rate / plain_rate:.2f}; "
+          f"frame memory: {frame_rate / 32:,.0f} batches/s")
+    print(f"bytes_per_transition: {frame_bytes:.0f}")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ class FrameReplay:
         self.cursor = np.zeros(num_envs, dtype=np.int64)  # next slot each env writes
         self.written = np.zeros(num_envs, dtype=np.int64)  # slots holding data
         self.open = np.zeros(num_envs, dtype=bool)  # an episode is under way (its frame is stored)
+        self.count = 0  # slots with has_next (transitions stored)
         self.rng = np.random.default_rng(seed)
 
     @staticmethod
@@ -56,13 +57,14 @@ class FrameReplay:
         return int(capacity) * (int(np.prod(frame_shape)) + 8 + 4 + 4 + 1 + 1)
 
     def __len__(self) -> int:
-        return int(self.has_next.sum())
+        return self.count
 
     # --- writing ---
     def _write(self, env: int, frame: np.ndarray, first: bool) -> int:
         slot = int(self.cursor[env])
         self.frames[env, slot] = frame
         self.first[env, slot] = first
+        self.count -= int(self.has_next[env, slot])
         self.has_next[env, slot] = False
         self.actions[env, slot], self.rewards[env, slot], self.terminated[env, slot] = 0, 0.0, 0.0
         self.cursor[env] = (slot + 1) % self.slots
@@ -87,6 +89,7 @@ class FrameReplay:
             self.terminated[env, slot] = terminated[env]
             self._write(env, next_obs[env][-1], first=False)
             self.has_next[env, slot] = True
+            self.count += 1
             rows.append(env * self.slots + slot)
             if done[env]:
                 self.open[env] = False
@@ -115,25 +118,31 @@ class FrameReplay:
         return self.has_next[env, slot] & whole
 
     def sample_indices(self, batch_size: int) -> np.ndarray:
-        """Valid rows, uniformly at random (rejection sampling over the written slots)."""
+        """Distinct valid rows, uniformly at random: draws over the written slots of every
+        environment, keeping the valid ones, until there are enough."""
         if len(self) < batch_size:
             raise ValueError(f"cannot sample {batch_size} from a memory holding {len(self)}")
+        ends = np.cumsum(self.written)
+        starts = ends - self.written
         chosen = np.empty(0, dtype=np.int64)
-        for _ in range(100):
-            candidates = self.rng.integers(0, self.capacity, size=2 * batch_size)
-            chosen = np.concatenate([chosen, candidates[self.is_valid(candidates)]])
-            chosen = np.unique(chosen)
-            if len(chosen) >= batch_size:
-                return self.rng.permutation(chosen)[:batch_size]
-        valid = np.flatnonzero(self.is_valid(np.arange(self.capacity)))
-        return self.rng.choice(valid, batch_size, replace=False)
+        while len(chosen) < batch_size:
+            draws = self.rng.integers(0, ends[-1], size=batch_size + batch_size // 4 + 4)
+            env = np.searchsorted(ends, draws, side="right")
+            rows = env * self.slots + (draws - starts[env])
+            chosen = np.unique(np.concatenate([chosen, rows[self.is_valid(rows)]]))
+        return self.rng.permutation(chosen)[:batch_size]
 
     def stacks(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(obs, next_obs) stacks for flat ``rows``, each (len(rows), stack, H, W) uint8."""
         env, slot = np.divmod(np.asarray(rows, dtype=np.int64), self.slots)
         obs_slots, _ = self._history(env, slot)
-        next_slots, _ = self._history(env, (slot + 1) % self.slots)
-        return self.frames[env[:, None], obs_slots], self.frames[env[:, None], next_slots]
+        # The next stack is the same history shifted by one frame (its newest frame is never an
+        # episode's first), so each sample reads stack + 1 frames once and both stacks are views.
+        window = np.concatenate([obs_slots, ((slot + 1) % self.slots)[:, None]], axis=1)
+        flat = self.frames.reshape(self.num_envs * self.slots, -1)
+        frames = np.take(flat, (env[:, None] * self.slots + window).ravel(), axis=0)
+        frames = frames.reshape(len(slot), self.stack + 1, *self.frames.shape[2:])
+        return frames[:, :-1], frames[:, 1:]
 
     def gather(self, rows: np.ndarray, weights: np.ndarray | None = None) -> Batch:
         def to_device(array: np.ndarray) -> torch.Tensor:
@@ -167,3 +176,4 @@ class FrameReplay:
             if name != "rng":
                 getattr(self, name)[...] = value.numpy()
         self.rng.bit_generator.state = state["rng"]
+        self.count = int(self.has_next.sum())
