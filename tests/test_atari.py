@@ -1,7 +1,7 @@
 """Atari through the real ALE: preprocessing, the frame memory in the loop, recording."""
 
 import numpy as np
-import pytest
+import torch
 
 from deepq.config import build_config
 from deepq.envs import make_env
@@ -61,12 +61,25 @@ def test_frames_in_memory_match_what_the_agent_saw():
 
 
 
-@pytest.mark.parametrize("prioritized", [False, True])
-def test_pong_trains_a_few_hundred_steps_with_the_nature_cnn(tmp_path, prioritized):
-    config, _ = build_config("ALE/Pong-v5", "pong", {**SHORT, "prioritized": prioritized})
+def test_a_short_pong_run_exercises_the_whole_path(tmp_path):
+    """Wrappers, frame memory, Nature CNN, learning, checkpoint, evaluation and resume: 2000 steps."""
+    config, _ = build_config("ALE/Pong-v5", "pong", {**SHORT, "batch_size": 32, "checkpoint_interval": 1000})
+    trainer = Trainer("ALE/Pong-v5", config, run_dir=tmp_path / "pong", total_steps=2000, device="cpu",
+                      progress=False, env_kwargs={"max_episode_steps": 2000})
+    start = [p.detach().clone() for p in trainer.agent.q_net.parameters()]
+    summary = trainer.run()
+    assert summary["gradient_steps"] == (2000 - 200) // 4 + 1 and np.isfinite(summary["final_eval_mean"])
+    assert -21 <= summary["final_eval_mean"] <= 21 and summary["episodes"] >= 1
+    assert any(not torch.equal(a, b) for a, b in zip(start, trainer.agent.q_net.parameters()))
+    resumed = Trainer.resume(tmp_path / "pong", device="cpu", progress=False, total_steps=2300)
+    assert resumed.run()["steps"] == 2300
+
+
+def test_prioritized_replay_over_the_frame_memory(tmp_path):
+    config, _ = build_config("ALE/Pong-v5", "pong", {**SHORT, "prioritized": True})
     trainer = Trainer("ALE/Pong-v5", config, run_dir=tmp_path / "pong", total_steps=400, device="cpu",
                       progress=False, env_kwargs={"max_episode_steps": 400})
     summary = trainer.run()
-    assert summary["gradient_steps"] == 51 and np.isfinite(summary["final_eval_mean"])
-    assert isinstance(trainer.replay, PrioritizedReplay if prioritized else FrameReplay)
-    assert (tmp_path / "pong/model.pt").exists()
+    assert summary["gradient_steps"] == 51 and isinstance(trainer.replay, PrioritizedReplay)
+    rows = np.flatnonzero(trainer.replay.tree.get(np.arange(trainer.replay.capacity)))
+    assert trainer.replay.storage.is_valid(rows).all()
