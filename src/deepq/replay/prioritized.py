@@ -16,54 +16,65 @@ from deepq.replay.uniform import Batch
 
 
 class SumTree:
-    """A complete binary tree whose leaves hold priorities and whose nodes hold sums.
+    """A wide tree whose leaves hold priorities and whose nodes hold the sums below them.
 
-    Stored as one array: the root at 1, node i's children at 2i and 2i+1, leaf k at
-    ``leaves + k``. Updates and searches take whole batches and walk the tree level by level
-    with numpy, never looping over the batch in Python.
+    Each node has ``branching`` children (16 for large memories, so a 1M-entry tree is 5 levels
+    deep instead of 20: measured fastest for batch 64); level ``j`` is one array of
+    ``branching**j`` sums and the last level holds the leaves. Updates and prefix-sum searches take whole batches and work level
+    by level with numpy, never looping over the batch in Python.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, branching: int | None = None) -> None:
         self.capacity = int(capacity)
-        self.depth = max(1, int(np.ceil(np.log2(self.capacity))))
-        self.leaves = 1 << self.depth
-        self.nodes = np.zeros(2 * self.leaves, dtype=np.float64)
+        self.branching = branching or min(16, max(2, int(np.ceil(self.capacity ** (1 / 3)))))
+        self.depth = 1
+        while self.branching**self.depth < self.capacity:
+            self.depth += 1
+        self.levels = [np.zeros(self.branching**j, dtype=np.float64) for j in range(self.depth + 1)]
+        self._children = np.arange(self.branching)
 
     @property
     def total(self) -> float:
-        return float(self.nodes[1])
+        return float(self.levels[0][0])
 
     def get(self, indices: np.ndarray) -> np.ndarray:
         """The priorities at leaf ``indices``."""
-        return self.nodes[self.leaves + np.asarray(indices)]
+        return self.levels[-1][np.asarray(indices)]
 
     def set(self, indices: np.ndarray, priorities: np.ndarray) -> None:
         """Set leaf ``indices`` to ``priorities`` (the last value wins for a repeated index)."""
-        nodes = self.leaves + np.asarray(indices, dtype=np.int64)
-        self.nodes[nodes] = priorities
-        for _ in range(self.depth):  # recompute each ancestor from its children, level by level
-            nodes = np.unique(nodes // 2)
-            self.nodes[nodes] = self.nodes[2 * nodes] + self.nodes[2 * nodes + 1]
+        nodes = np.asarray(indices, dtype=np.int64)
+        self.levels[-1][nodes] = priorities
+        for level in range(self.depth - 1, -1, -1):  # each ancestor recomputed from its children
+            nodes = nodes // self.branching
+            children = nodes[:, None] * self.branching + self._children
+            self.levels[level][nodes] = self.levels[level + 1][children].sum(axis=1)
 
     def find(self, values: np.ndarray) -> np.ndarray:
         """For each value in [0, total), the leaf whose prefix-sum interval holds it."""
         values = np.array(values, dtype=np.float64)
-        nodes = np.ones(len(values), dtype=np.int64)
-        for _ in range(self.depth):
-            left = 2 * nodes
-            left_sum = self.nodes[left]
-            # Never step into an empty subtree (a value at the very top of the range, after
-            # rounding, would otherwise reach an empty leaf).
-            go_right = (values >= left_sum) & (self.nodes[left + 1] > 0)
-            values -= np.where(go_right, left_sum, 0.0)
-            nodes = left + go_right
-        return nodes - self.leaves
+        nodes = np.zeros(len(values), dtype=np.int64)
+        rows = np.arange(len(values))
+        for level in range(1, self.depth + 1):
+            children = self.levels[level][nodes[:, None] * self.branching + self._children]
+            prefix = np.cumsum(children, axis=1)
+            # The first child whose running sum exceeds the value (it is never an empty one).
+            choice = (prefix <= values[:, None]).sum(axis=1)
+            over = choice == self.branching  # rounding at the very top of the range
+            if over.any():  # step back to the last filled child
+                choice[over] = self.branching - 1 - np.argmax(children[over, ::-1] > 0, axis=1)
+            values -= np.where(choice > 0, prefix[rows, np.maximum(choice - 1, 0)], 0.0)
+            nodes = nodes * self.branching + choice
+        return nodes
 
     def state_dict(self) -> dict[str, Any]:
-        return {"nodes": torch.from_numpy(self.nodes.copy())}
+        return {"leaves": torch.from_numpy(self.levels[-1].copy())}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.nodes[:] = state["nodes"].numpy()
+        leaves = state["leaves"].numpy()
+        filled = np.flatnonzero(leaves)
+        self.levels = [np.zeros_like(level) for level in self.levels]
+        self.set(filled, leaves[filled])
 
 
 class PrioritizedReplay:
