@@ -27,6 +27,7 @@ class NStepCollector:
         self.num_envs = num_envs
         # Per environment: the last (obs, action, reward) steps not yet stored.
         self.windows: list[deque[tuple[np.ndarray, int, float]]] = []
+        self._one_step_discounts = np.full(num_envs, self.gamma, dtype=np.float32)
         self.clear()
 
     def clear(self) -> None:
@@ -39,8 +40,7 @@ class NStepCollector:
     ) -> Transitions:
         """(obs, actions, returns, next_obs, terminated, discounts) ready for the memory."""
         if self.n == 1:  # nothing to accumulate
-            discounts = np.full(len(actions), self.gamma, dtype=np.float32)
-            return obs, actions, rewards, next_obs, terminated, discounts
+            return obs, actions, rewards, next_obs, terminated, self._one_step_discounts
         rows: list[tuple[np.ndarray, int, float, np.ndarray, bool, float]] = []
         for e, window in enumerate(self.windows):
             window.append((obs[e].copy(), int(actions[e]), float(rewards[e])))
