@@ -253,11 +253,8 @@ _preset(
 )
 _preset(
     "cartpole-fast", "CartPole-v1", "4 vector envs, one gradient step per 4 env steps, target copy every 250 steps",
-    learning_rate=3e-3, lr_final_fraction=0.02, batch_size=64, buffer_size=50_000,
-    learning_starts=1_000, gamma=0.99, train_freq=1, gradient_steps=1, num_envs=4,
-    target_update_interval=250, tau=1.0, double=True, hidden_sizes=(64, 64),
-    exploration_fraction=0.1, exploration_final_eps=0.01, total_steps=50_000,
-    eval_interval=2_000, solved_threshold=475.0,
+    **{**PRESETS["cartpole"].overrides, "num_envs": 4, "target_update_interval": 250, "learning_rate": 3e-3,
+       "lr_final_fraction": 0.02, "exploration_final_eps": 0.01, "eval_interval": 2_000},
 )
 _preset(
     "cartpole-lab", "CartPole-v1", "the CartPole lab: 128-128 MLP, soft update tau 0.005, AdamW-like lr 1e-4",
@@ -276,12 +273,8 @@ _preset(
 )
 _preset(
     "rainbow-lite", "LunarLander-v3", "the lunarlander preset plus dueling, prioritized replay, 3-step returns",
-    learning_rate=6e-4, lr_final_fraction=0.1, batch_size=128, buffer_size=100_000,
-    learning_starts=5_000, gamma=0.99, train_freq=2, gradient_steps=1, num_envs=1,
-    target_update_interval=1_000, tau=1.0, double=True, hidden_sizes=(256, 256),
-    exploration_fraction=0.1, exploration_final_eps=0.02, total_steps=200_000,
-    eval_interval=10_000, solved_threshold=200.0,
-    dueling=True, prioritized=True, priority_alpha=0.6, priority_beta=0.4, n_step=3,
+    **{**PRESETS["lunarlander"].overrides, "dueling": True, "prioritized": True, "priority_alpha": 0.6,
+       "priority_beta": 0.4, "n_step": 3},
 )
 _preset(
     "lunarlander-tutorial", "LunarLander-v3", "the LunarLander tutorial: 8-256-256-4, no target net, eps decrement",

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from deepq.replay.uniform import Batch
+from deepq.replay.uniform import Batch, to_device
 
 
 class FrameReplay:
@@ -145,20 +145,17 @@ class FrameReplay:
         return frames[:, :-1], frames[:, 1:]
 
     def gather(self, rows: np.ndarray, weights: np.ndarray | None = None) -> Batch:
-        def to_device(array: np.ndarray) -> torch.Tensor:
-            tensor = torch.from_numpy(array)
-            if self.device.type == "cuda":
-                return tensor.pin_memory().to(self.device, non_blocking=True)
-            return tensor
+        def move(array: np.ndarray) -> torch.Tensor:
+            return to_device(array, self.device)
 
         env, slot = np.divmod(np.asarray(rows, dtype=np.int64), self.slots)
         obs, next_obs = self.stacks(rows)
         return Batch(
-            obs=to_device(obs), actions=to_device(self.actions[env, slot]),
-            rewards=to_device(self.rewards[env, slot]), next_obs=to_device(next_obs),
-            terminated=to_device(self.terminated[env, slot]),
-            discounts=to_device(np.full(len(rows), self.gamma, dtype=np.float32)),
-            weights=None if weights is None else to_device(weights.astype(np.float32, copy=False)),
+            obs=move(obs), actions=move(self.actions[env, slot]),
+            rewards=move(self.rewards[env, slot]), next_obs=move(next_obs),
+            terminated=move(self.terminated[env, slot]),
+            discounts=move(np.full(len(rows), self.gamma, dtype=np.float32)),
+            weights=None if weights is None else move(weights.astype(np.float32, copy=False)),
             indices=np.asarray(rows),
         )
 

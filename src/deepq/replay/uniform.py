@@ -8,6 +8,15 @@ import numpy as np
 import torch
 
 
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A numpy batch as a tensor on ``device``: shared memory on the CPU; on CUDA one pinned,
+    non-blocking copy."""
+    tensor = torch.from_numpy(array)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
+
+
 class Batch(NamedTuple):
     """A sampled batch, already on the learner's device.
 
@@ -84,20 +93,17 @@ class ReplayBuffer:
 
     def gather(self, indices: np.ndarray, weights: np.ndarray | None = None) -> Batch:
         """The batch at ``indices``, moved to the device in one copy per array."""
-        def to_device(array: np.ndarray) -> torch.Tensor:
-            tensor = torch.from_numpy(array)
-            if self.device.type == "cuda":
-                return tensor.pin_memory().to(self.device, non_blocking=True)
-            return tensor
+        def move(array: np.ndarray) -> torch.Tensor:
+            return to_device(array, self.device)
 
         return Batch(
-            obs=to_device(self.obs[indices]),
-            actions=to_device(self.actions[indices]),
-            rewards=to_device(self.rewards[indices]),
-            next_obs=to_device(self.next_obs[indices]),
-            terminated=to_device(self.terminated[indices]),
-            discounts=to_device(self.discounts[indices]),
-            weights=None if weights is None else to_device(weights.astype(np.float32, copy=False)),
+            obs=move(self.obs[indices]),
+            actions=move(self.actions[indices]),
+            rewards=move(self.rewards[indices]),
+            next_obs=move(self.next_obs[indices]),
+            terminated=move(self.terminated[indices]),
+            discounts=move(self.discounts[indices]),
+            weights=None if weights is None else move(weights.astype(np.float32, copy=False)),
             indices=indices,
         )
 
