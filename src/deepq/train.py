@@ -301,13 +301,18 @@ class Trainer:
         logger.message(f"resumed at step {self.state.step}" + "".join(f"; {n}" for n in notes))
         return obs
 
-    def _check_finite(self, loss: float) -> None:
-        """Stop on NaN or inf before anything is saved, so the last good checkpoint stays."""
-        if np.isfinite(loss) and all(bool(torch.isfinite(p).all()) for p in self.agent.q_net.parameters()):
+    def _check_finite(self, loss: float | None = None) -> None:
+        """Stop on NaN or inf (in the loss, when given, or the weights) before anything is saved,
+        so the last good checkpoint stays."""
+        if loss is not None and not np.isfinite(loss):
+            found = f"the loss is {loss}"
+        elif not all(bool(torch.isfinite(p).all()) for p in self.agent.q_net.parameters()):
+            found = "the weights hold NaN or inf"
+        else:
             return
         raise RunError(
-            f"training diverged at step {self.state.step} (loss {loss}, or NaN/inf in the weights); "
-            "the last good checkpoint is kept. Lower learning_rate or set max_grad_norm, then resume"
+            f"training diverged at step {self.state.step} ({found}); the last good checkpoint is "
+            "kept. Lower learning_rate or set max_grad_norm, then resume"
         )
 
     def _wall(self, session_start: float) -> float:
@@ -348,7 +353,7 @@ class Trainer:
 
     def _save_checkpoint(self, logger: RunLogger, session_start: float, envs: ResumableVectorEnv) -> None:
         logger.flush()
-        self._check_finite(0.0)
+        self._check_finite()
         state = dict(asdict(self.state), wall_seconds=self._wall(session_start))
         data = {
             **self._meta(), "format": CHECKPOINT_FORMAT, "total_steps": self.total_steps,

@@ -115,10 +115,9 @@ class PrioritizedReplay:
         indices = self._draw(batch_size)
         # A storage whose rows can go stale (the frame memory, when the cursor passes a stack's
         # history) says which rows are valid; stale ones get priority 0 and are drawn again.
+        # Each pass zeroes at least one stale leaf, so this ends.
         is_valid = getattr(self.storage, "is_valid", None)
-        for _ in range(100):
-            if is_valid is None:
-                break
+        while is_valid is not None:
             stale = ~is_valid(indices)
             if not stale.any():
                 break
