@@ -55,6 +55,7 @@ CASES = [
     ("run directory that cannot be created", "train CartPole-v1 --run-dir garbage.pt/run"),
     ("existing run directory", "train CartPole-v1 --run-dir run"),
     ("missing run directory", "resume nowhere"),
+    ("resume a finished run without more steps", "resume run"),
     ("missing model file", "eval nowhere.pt"),
     ("random bytes as a model", "eval garbage.pt"),
     ("truncated checkpoint", "eval truncated.pt"),

@@ -79,6 +79,8 @@ def test_resume_continues_counters_and_weights(tmp_path):
     assert final["steps"] == 1600 and final["episodes"] > summary["episodes"]
     steps = [int(r["global_step"]) for r in read_rows(tmp_path / "r/metrics.csv")]
     assert steps == sorted(steps) and steps[-1] > 1000
+    with pytest.raises(RunError, match="already at step 1600 of 1600; to train further pass --steps"):
+        Trainer.resume(tmp_path / "r", device="cpu", progress=False)
 
 
 def test_learning_starts_beyond_the_run_is_refused(tmp_path):

@@ -486,4 +486,9 @@ class Trainer:
             trainer.replay.load_state_dict(data["replay"])
             trainer.replay_restored = True
         trainer.resumed_from = trainer.state.step
+        if trainer.state.step >= trainer.total_steps:
+            raise RunError(
+                f"the run in {run_dir} is already at step {trainer.state.step} of {trainer.total_steps}; "
+                f"to train further pass --steps N with N above {trainer.state.step}"
+            )
         return trainer
