@@ -16,17 +16,19 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 
-def run_seed(args: tuple[str, str | None, int, int | None]) -> dict[str, Any]:
-    env_id, preset, seed, steps = args
+def run_seed(args: tuple[Any, ...]) -> dict[str, Any]:
+    """(env_id, preset, seed, steps[, overrides[, stop_when_solved]]) -> the run's summary."""
+    env_id, preset, seed, steps, overrides, stop_when_solved = (*args, None, False)[:6]
     import torch
 
     torch.set_num_threads(1)
     from deepq.config import build_config
     from deepq.train import Trainer
 
-    config, found = build_config(env_id, preset)
+    config, found = build_config(env_id, preset, overrides)
     trainer = Trainer(env_id, config, seed=seed, run_dir=tempfile.mkdtemp(prefix="deepq-bench-"),
-                      total_steps=steps, progress=False, device="cpu", preset=found.name if found else None)
+                      total_steps=steps, progress=False, device="cpu", preset=found.name if found else None,
+                      stop_when_solved=stop_when_solved)
     return trainer.run()
 
 

@@ -5,10 +5,14 @@ import torch
 from deepq.replay import PrioritizedReplay, ReplayBuffer, SumTree
 
 
-@pytest.mark.parametrize("capacity", [1, 2, 5, 64, 1000])
-def test_sum_tree_against_brute_force(capacity):
+@pytest.mark.parametrize(("capacity", "branching", "top_size"), [
+    (1, 16, 4096), (2, 16, 4096), (5, 16, 4096), (64, 16, 4096), (1000, 16, 4096),
+    (5000, 16, 4096), (70_000, 16, 4096),  # one and two levels below the top
+    (500, 3, 4), (97, 2, 1),  # deep trees: many descents, uneven padding
+])
+def test_sum_tree_against_brute_force(capacity, branching, top_size):
     rng = np.random.default_rng(capacity)
-    tree = SumTree(capacity)
+    tree = SumTree(capacity, branching, top_size)
     priorities = np.zeros(capacity)
     for _ in range(20):  # batch updates, with repeated indices
         indices = rng.integers(0, capacity, size=rng.integers(1, 10))

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,15 +24,17 @@ from deepq.agent import DQNAgent
 from deepq.checkpoint import CheckpointError, atomic_save
 from deepq.config import DQNConfig
 from deepq.replay import ReplayBuffer
+from deepq.schedules import epsilon_at, linear_schedule
 
 
 @dataclass(frozen=True)
 class BrainSpec:
-    """A brain of the course family: its hidden layers and softmax temperature."""
+    """A brain: its hidden layers, softmax temperature and any other DQNConfig values."""
 
     hidden_sizes: tuple[int, ...]
     temperature: float
     note: str
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 BRAINS: dict[str, BrainSpec] = {
@@ -47,20 +50,23 @@ class Dqn:
     """Online deep Q-learning, one learn step per frame, as the course's car learns."""
 
     def __init__(self, input_size: int = 5, nb_action: int = 3, gamma: float = 0.9,
-                 brain: str = "course", seed: int | None = None) -> None:
+                 brain: str = "course", seed: int | None = None, **overrides: Any) -> None:
         if brain not in BRAINS:
             raise ValueError(f"unknown brain {brain!r}; use one of {', '.join(BRAINS)}")
         spec = BRAINS[brain]
         if seed is not None:
             torch.manual_seed(seed)
         self.brain = brain
-        self.config = DQNConfig(
+        values = dict(
             learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE, buffer_size=MEMORY_SIZE, gamma=gamma,
             hidden_sizes=spec.hidden_sizes, exploration="boltzmann", temperature=spec.temperature,
             target_update_interval=0, max_grad_norm=0.0, loss="huber", optimizer="adam",
         )
+        self.config = DQNConfig(**{**values, **spec.config, **overrides})
+        self.frame = 0
         self.agent = DQNAgent((input_size,), nb_action, self.config)
-        self.memory = ReplayBuffer(MEMORY_SIZE, (input_size,), np.float32, gamma, seed=seed)
+        self.memory = ReplayBuffer(self.config.buffer_size, (input_size,), np.float32, self.config.gamma,
+                                   seed=seed)
         self.rng = np.random.default_rng(seed)
         self.last_state = np.zeros(input_size, dtype=np.float32)
         self.last_action = 0
@@ -68,8 +74,9 @@ class Dqn:
         self._no_termination = np.zeros(1, dtype=np.float32)
 
     def select_action(self, state: np.ndarray) -> int:
-        """Sample from softmax(Q(state) * temperature)."""
-        return int(self.agent.act(state[None], 0.0, self.rng)[0])
+        """Sample from softmax(Q(state) * temperature), or epsilon-greedy if the brain says so."""
+        epsilon = epsilon_at(self.config, self.frame, self.config.total_steps)
+        return int(self.agent.act(state[None], epsilon, self.rng)[0])
 
     def update(self, reward: float, new_signal: np.ndarray | list[float]) -> int:
         """Store the last transition with ``reward``, pick the next action, learn once."""
@@ -77,8 +84,17 @@ class Dqn:
         self.memory.add(self.last_state[None], np.array([self.last_action]), np.array([reward]),
                         new_state[None], self._no_termination)
         action = self.select_action(new_state)
-        if len(self.memory) > BATCH_SIZE:
-            self.agent.learn(self.memory.sample(BATCH_SIZE))
+        self.frame += 1
+        batch_size = self.config.batch_size
+        if len(self.memory) > batch_size:
+            if self.config.lr_final_fraction != 1.0:
+                self.agent.set_learning_rate(linear_schedule(
+                    self.config.learning_rate, self.config.learning_rate * self.config.lr_final_fraction,
+                    self.config.total_steps, self.frame))
+            self.agent.learn(self.memory.sample(batch_size))
+        interval = self.config.target_update_interval
+        if interval and self.frame % interval == 0:
+            self.agent.update_target()
         self.last_action, self.last_state = action, new_state
         self.reward_window.append(float(reward))
         return action

@@ -20,13 +20,14 @@ WINDOW = 10_000  # frames over which goals and sand are counted
 def train_car(
     map_name: str = "empty", frames: int = 100_000, seed: int = 0, run_dir: str | Path = "runs/car",
     brain: str = "course", width: int = 800, height: int = 600, progress: bool = True,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the course's loop for ``frames`` frames; write the brain, a score plot and a summary."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)  # a 5-30-3 network: threads only add overhead
     env = SandCarEnv(width, height, map=map_name)
-    agent = Dqn(5, 3, 0.9, brain=brain, seed=seed)
+    agent = Dqn(5, 3, brain=brain, seed=seed, total_steps=frames, **(overrides or {}))
     obs, _ = env.reset(seed=seed)
     reward = 0.0
     goal_frames: deque[int] = deque()

@@ -16,64 +16,70 @@ from deepq.replay.uniform import Batch
 
 
 class SumTree:
-    """A wide tree whose leaves hold priorities and whose nodes hold the sums below them.
+    """Leaf priorities with the sums of each group of ``branching`` leaves, level by level.
 
-    Each node has ``branching`` children (16 for large memories, so a 1M-entry tree is 5 levels
-    deep instead of 20: measured fastest for batch 64); level ``j`` is one array of
-    ``branching**j`` sums and the last level holds the leaves. Updates and prefix-sum searches take whole batches and work level
-    by level with numpy, never looping over the batch in Python.
+    Levels are built up from the leaves (``branching`` = 16 children per node) until one has
+    at most ``top_size`` nodes. That top level is never summed further: a search takes its
+    running sum once per batch (``np.cumsum``, then ``np.searchsorted`` for every value at
+    once) and descends from there, so a 1M-entry tree needs two descents of 16 children instead
+    of five. Updates and searches take whole batches, never looping over the batch in Python.
     """
 
-    def __init__(self, capacity: int, branching: int | None = None) -> None:
+    def __init__(self, capacity: int, branching: int = 16, top_size: int = 4096) -> None:
         self.capacity = int(capacity)
-        self.branching = branching or min(16, max(2, int(np.ceil(self.capacity ** (1 / 3)))))
-        self.depth = 1
-        while self.branching**self.depth < self.capacity:
-            self.depth += 1
-        self.levels = [np.zeros(self.branching**j, dtype=np.float64) for j in range(self.depth + 1)]
-        self._children = np.arange(self.branching)
+        self.branching = int(branching)
+        sizes = [self.capacity]
+        while sizes[-1] > top_size:
+            sizes.append(-(-sizes[-1] // self.branching))  # ceil division
+        # levels[0] holds the leaves; each level below the top is padded to whole groups
+        self.levels = [np.zeros(sizes[i + 1] * self.branching if i + 1 < len(sizes) else size)
+                       for i, size in enumerate(sizes)]
+        # groups[i]: levels[i] seen as (nodes of level i + 1, branching), a view (no copy)
+        self.groups = [level.reshape(-1, self.branching) for level in self.levels[:-1]]
 
     @property
     def total(self) -> float:
-        return float(self.levels[0][0])
+        return float(self.levels[-1].sum())
 
     def get(self, indices: np.ndarray) -> np.ndarray:
         """The priorities at leaf ``indices``."""
-        return self.levels[-1][np.asarray(indices)]
+        return self.levels[0][np.asarray(indices)]
 
     def set(self, indices: np.ndarray, priorities: np.ndarray) -> None:
         """Set leaf ``indices`` to ``priorities`` (the last value wins for a repeated index)."""
         nodes = np.asarray(indices, dtype=np.int64)
-        self.levels[-1][nodes] = priorities
-        for level in range(self.depth - 1, -1, -1):  # each ancestor recomputed from its children
+        self.levels[0][nodes] = priorities
+        for level, groups in enumerate(self.groups, start=1):  # parents recomputed from children
             nodes = nodes // self.branching
-            children = nodes[:, None] * self.branching + self._children
-            self.levels[level][nodes] = self.levels[level + 1][children].sum(axis=1)
+            self.levels[level][nodes] = groups[nodes].sum(axis=1)
 
     def find(self, values: np.ndarray) -> np.ndarray:
-        """For each value in [0, total), the leaf whose prefix-sum interval holds it."""
-        values = np.array(values, dtype=np.float64)
-        nodes = np.zeros(len(values), dtype=np.int64)
+        """For each value in [0, total), the leaf whose prefix-sum interval holds it. A value at
+        or above the total (rounding) gets the last leaf with a nonzero priority."""
+        top = np.cumsum(self.levels[-1])
+        # Each value is kept in [0, node's sum): the child it falls in is then never empty
+        # (children of zero priority before it have prefix sums <= the value and are skipped).
+        values = np.clip(np.asarray(values, dtype=np.float64), 0.0, np.nextafter(top[-1], 0.0))
+        nodes = np.searchsorted(top, values, side="right")
+        values -= top[nodes] - self.levels[-1][nodes]
         rows = np.arange(len(values))
-        for level in range(1, self.depth + 1):
-            children = self.levels[level][nodes[:, None] * self.branching + self._children]
+        for groups in reversed(self.groups):
+            children = groups[nodes]
             prefix = np.cumsum(children, axis=1)
-            # The first child whose running sum exceeds the value (it is never an empty one).
+            np.clip(values, 0.0, np.nextafter(prefix[:, -1], 0.0), out=values)
             choice = (prefix <= values[:, None]).sum(axis=1)
-            over = choice == self.branching  # rounding at the very top of the range
-            if over.any():  # step back to the last filled child
-                choice[over] = self.branching - 1 - np.argmax(children[over, ::-1] > 0, axis=1)
-            values -= np.where(choice > 0, prefix[rows, np.maximum(choice - 1, 0)], 0.0)
+            values -= prefix[rows, choice] - children[rows, choice]
             nodes = nodes * self.branching + choice
         return nodes
 
     def state_dict(self) -> dict[str, Any]:
-        return {"leaves": torch.from_numpy(self.levels[-1].copy())}
+        return {"leaves": torch.from_numpy(self.levels[0][: self.capacity].copy())}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         leaves = state["leaves"].numpy()
+        for level in self.levels:
+            level[:] = 0.0
         filled = np.flatnonzero(leaves)
-        self.levels = [np.zeros_like(level) for level in self.levels]
         self.set(filled, leaves[filled])
 
 

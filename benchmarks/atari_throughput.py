@@ -1,0 +1,94 @@
+"""Steps per second of the training loop on Atari Pong (the `pong` preset), CPU or GPU.
+
+    .venv/bin/python benchmarks/atari_throughput.py [--device auto] [--steps 20000] [--num-envs 1]
+
+Three rows, each measured in this process:
+- the environments alone (random actions through the full preprocessing: no-op starts,
+  frame skip 4 with max-pooling, 84x84 grayscale, episodic life, fire reset, 4-frame stacks);
+- the training loop before learning starts (act, step, store in the frame memory);
+- the training loop while learning (one gradient step of batch 32 every 4 steps, the Nature
+  CNN, the target update every 1000 steps), timed from the first gradient step to the end.
+The `pong` preset is used as is, except for the run length, a memory of `--buffer` transitions
+(1M needs ~7 GB) and no periodic evaluation or checkpoint inside the timed window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from deepq.config import build_config
+from deepq.envs.resumable import ResumableVectorEnv
+from deepq.train import Trainer
+
+
+def env_steps_per_second(env_id: str, num_envs: int, steps: int) -> float:
+    envs = ResumableVectorEnv(env_id, num_envs, seed=0)
+    envs.reset()
+    rng = np.random.default_rng(0)
+    n_actions = int(envs.envs.single_action_space.n)
+    start = time.perf_counter()
+    for _ in range(steps // num_envs):
+        _, _, terminated, truncated = envs.step(rng.integers(0, n_actions, num_envs))
+        envs.reset_done(terminated | truncated)
+    elapsed = time.perf_counter() - start
+    envs.close()
+    return steps / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="ALE/Pong-v5")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--steps", type=int, default=20_000, help="steps after learning starts")
+    parser.add_argument("--learning-starts", type=int, default=5_000)
+    parser.add_argument("--buffer", type=int, default=100_000)
+    parser.add_argument("--num-envs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    total = args.learning_starts + args.steps
+    config, _ = build_config(args.env, "pong", {
+        "buffer_size": args.buffer, "learning_starts": args.learning_starts, "num_envs": args.num_envs,
+        "eval_interval": 0, "checkpoint_interval": 0, "eval_episodes": 1,
+    })
+    env_sps = env_steps_per_second(args.env, args.num_envs, 5_000)
+    trainer = Trainer(args.env, config, seed=0, run_dir=tempfile.mkdtemp(prefix="deepq-atari-"),
+                      total_steps=total, device=args.device, progress=False,
+                      env_kwargs={"max_episode_steps": 27_000})
+    marks: dict[str, tuple[int, float]] = {"start": (0, time.perf_counter())}
+
+    def mark(t: Trainer) -> None:
+        if "learning" not in marks and t.state.gradient_steps > 0:
+            marks["learning"] = (t.state.step, time.perf_counter())
+        if t.state.step >= total and "end" not in marks:
+            if trainer.device.type == "cuda":
+                torch.cuda.synchronize()
+            marks["end"] = (t.state.step, time.perf_counter())
+
+    marks["start"] = (0, time.perf_counter())
+    summary = trainer.run(callback=mark)
+    (s0, t0), (s1, t1), (s2, t2) = marks["start"], marks["learning"], marks["end"]
+    collect_sps = (s1 - s0) / (t1 - t0)
+    learn_sps = (s2 - s1) / (t2 - t1)
+    device = trainer.device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"\n{args.env}, pong preset, num_envs {args.num_envs}, device {device} ({name})")
+    print("| phase | steps | steps/s |")
+    print("| --- | --- | --- |")
+    print(f"| environments alone (random actions) | 5000 | {env_sps:.0f} |")
+    print(f"| loop before learning starts | {s1 - s0} | {collect_sps:.0f} |")
+    print(f"| loop while learning (train_freq 4, batch 32) | {s2 - s1} | {learn_sps:.0f} |")
+    print(f"gradient steps: {summary['gradient_steps']}; "
+          f"10M steps at this rate: {1e7 / learn_sps / 3600:.1f} h")
+    print(f"steps_per_second_learning: {learn_sps:.0f}")
+
+
+if __name__ == "__main__":
+    main()
