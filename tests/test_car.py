@@ -79,6 +79,25 @@ def test_learns_once_more_than_100_are_stored():
     assert not all(torch.equal(a, b) for a, b in zip(before, brain.agent.q_net.parameters()))
 
 
+def test_brain_hyperparameters_can_be_changed():
+    brain = Dqn(5, 3, brain="tutorial", seed=0, gamma="0.95", target_update_interval="50", double="true",
+                exploration="epsilon", exploration_fraction=0.5, exploration_final_eps=0.0, total_steps=200)
+    assert brain.config.hidden_sizes == (60, 40, 25) and brain.config.gamma == 0.95 and brain.config.double
+    rng = np.random.default_rng(0)
+    for _ in range(149):
+        brain.update(float(rng.normal()), rng.normal(size=5))
+    online, target = brain.agent.q_net.state_dict(), brain.agent.target_net.state_dict()
+    assert not all(torch.equal(online[k], target[k]) for k in online)  # last copied at frame 100
+    brain.update(0.0, rng.normal(size=5))  # frame 150: copied again
+    online, target = brain.agent.q_net.state_dict(), brain.agent.target_net.state_dict()
+    assert all(torch.equal(online[k], target[k]) for k in online)
+    state = rng.normal(size=5).astype(np.float32)  # epsilon is 0 past half the run: greedy
+    greedy = int(brain.agent.greedy(state[None])[0])
+    assert {brain.select_action(state) for _ in range(20)} == {greedy}
+    with pytest.raises(ValueError, match="did you mean gamma"):
+        Dqn(5, 3, gama=0.9)
+
+
 def test_headless_training_learns_to_reach_goals(tmp_path):
     summary = train_car("empty", 20_000, seed=0, run_dir=tmp_path, progress=False)
     assert summary["goals_per_10k_last"] >= 40

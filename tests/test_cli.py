@@ -112,3 +112,18 @@ def test_extensions_through_the_command_line(tmp_path):
     assert result.returncode == 0, result.stderr
     config = json.loads((run / "config.json").read_text())["config"]
     assert (config["dueling"], config["prioritized"], config["n_step"], config["double"]) == (True, True, 2, True)
+
+
+def test_car_train_from_the_command_line(tmp_path):
+    result = deepq("car", "train", "--map", "wall", "--frames", "400", "--seed", "1", "--quiet",
+                   "--set", "gamma=0.95", "double=true", "target_update_interval=100",
+                   "--run-dir", str(tmp_path / "car"))
+    assert result.returncode == 0, result.stderr
+    assert "400 frames at" in result.stdout
+    summary = json.loads((tmp_path / "car" / "summary.json").read_text())
+    assert summary["map"] == "wall" and summary["frames"] == 400
+    assert summary["overrides"] == {"gamma": "0.95", "double": "true", "target_update_interval": "100"}
+    bad = deepq("car", "train", "--frames", "10", "--set", "gama=1", "--run-dir", str(tmp_path / "bad"))
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == [
+        "deepq: error: unknown config key 'gama' (did you mean gamma?); `deepq presets` lists every key"]

@@ -278,4 +278,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m deepq.cli`: run the imported module's main, so that the errors other modules
+    # raise (deepq.cli.UserError) are the classes main() catches, not copies in __main__
+    from deepq.cli import main as imported_main
+
+    sys.exit(imported_main())

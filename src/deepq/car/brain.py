@@ -22,7 +22,7 @@ import torch
 
 from deepq.agent import DQNAgent
 from deepq.checkpoint import CheckpointError, atomic_save
-from deepq.config import DQNConfig
+from deepq.config import DQNConfig, set_field
 from deepq.replay import ReplayBuffer
 from deepq.schedules import epsilon_at, linear_schedule
 
@@ -62,7 +62,11 @@ class Dqn:
             hidden_sizes=spec.hidden_sizes, exploration="boltzmann", temperature=spec.temperature,
             target_update_interval=0, max_grad_norm=0.0, loss="huber", optimizer="adam",
         )
-        self.config = DQNConfig(**{**values, **spec.config, **overrides})
+        # any DQNConfig key can be changed (`deepq car train --set gamma=0.95`), checked as for `deepq train`
+        self.config = DQNConfig()
+        for key, value in {**values, **spec.config, **overrides}.items():
+            set_field(self.config, key, value)
+        self.config.validate()
         self.frame = 0
         self.agent = DQNAgent((input_size,), nb_action, self.config)
         self.memory = ReplayBuffer(self.config.buffer_size, (input_size,), np.float32, self.config.gamma,

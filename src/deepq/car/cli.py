@@ -27,6 +27,9 @@ def add_car_parser(commands: Any) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--brain", dest="train_brain", default="course", choices=list(BRAINS))
     train.add_argument("--run-dir", default=None, help="output directory (default runs/car-MAP-seedN)")
+    train.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                       help="change the brain's hyperparameters (any `deepq presets` key), "
+                            "e.g. --set gamma=0.95 target_update_interval=1000")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.set_defaults(handler=run_train)
 
@@ -52,6 +55,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from deepq.car.train import train_car
     from deepq.cli import UserError
+    from deepq.config import parse_overrides
 
     if args.frames < 1:
         raise UserError("--frames must be at least 1")
@@ -59,7 +63,7 @@ def run_train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or f"runs/car-{stem}-seed{args.seed}"
     try:
         summary = train_car(args.train_map, args.frames, args.seed, run_dir, args.train_brain,
-                            progress=not args.quiet)
+                            progress=not args.quiet, overrides=parse_overrides(args.overrides))
     except ValueError as error:
         raise UserError(str(error)) from None
     print(f"{summary['frames']} frames at {summary['fps']:.0f} frames/s: {summary['goals']} goals, "

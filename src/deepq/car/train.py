@@ -55,7 +55,8 @@ def train_car(
     elapsed = time.perf_counter() - start
     agent.save(run_dir / "last_brain.pth")
     summary = {
-        "map": str(map_name), "brain": brain, "seed": seed, "frames": frames, "goals": goals,
+        "map": str(map_name), "brain": brain, "overrides": dict(overrides or {}), "seed": seed,
+        "frames": frames, "goals": goals,
         "goals_per_10k_last": len(goal_frames),
         "sand_fraction_last": float(np.mean(sand_window)) if sand_window else 0.0,
         "fps": round(frames / elapsed, 1), "wall_seconds": round(elapsed, 2), "history": history,
