@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,11 @@ from deepq.schedules import epsilon_at, linear_schedule
 
 @dataclass(frozen=True)
 class BrainSpec:
-    """A brain: its hidden layers, softmax temperature and any other DQNConfig values."""
+    """A brain of the course family: its hidden layers and softmax temperature."""
 
     hidden_sizes: tuple[int, ...]
     temperature: float
     note: str
-    config: dict[str, Any] = field(default_factory=dict)
 
 
 BRAINS: dict[str, BrainSpec] = {
@@ -64,7 +63,7 @@ class Dqn:
         )
         # any DQNConfig key can be changed (`deepq car train --set gamma=0.95`), checked as for `deepq train`
         self.config = DQNConfig()
-        for key, value in {**values, **spec.config, **overrides}.items():
+        for key, value in {**values, **overrides}.items():
             set_field(self.config, key, value)
         self.config.validate()
         self.frame = 0
