@@ -62,7 +62,7 @@ def main() -> None:
     trainer = Trainer(args.env, config, seed=0, run_dir=tempfile.mkdtemp(prefix="deepq-atari-"),
                       total_steps=total, device=args.device, progress=False,
                       env_kwargs={"max_episode_steps": 27_000})
-    marks: dict[str, tuple[int, float]] = {"start": (0, time.perf_counter())}
+    marks: dict[str, tuple[int, float]] = {}
 
     def mark(t: Trainer) -> None:
         if "learning" not in marks and t.state.gradient_steps > 0:

@@ -15,6 +15,7 @@ clipping): medians over blocks, alternating the two.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import tempfile
 import time
@@ -71,9 +72,7 @@ class BareStep:
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
         self.net = nn.Sequential(*layers, nn.Linear(width, n_actions))
-        self.target = nn.Sequential(*[type(m)(m.in_features, m.out_features) if isinstance(m, nn.Linear)
-                                      else nn.ReLU() for m in self.net])
-        self.target.load_state_dict(self.net.state_dict())
+        self.target = copy.deepcopy(self.net)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.gamma, self.max_grad_norm = gamma, max_grad_norm
 

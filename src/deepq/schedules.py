@@ -1,4 +1,4 @@
-"""Exploration schedules: pure functions of the step, so a resumed run picks up exactly."""
+"""Exploration and learning-rate schedules: pure functions of the step, so a resumed run picks up exactly."""
 
 from __future__ import annotations
 
@@ -32,3 +32,10 @@ def epsilon_at(config: DQNConfig, step: int, total_steps: int) -> float:
     if config.exploration_schedule == "exponential":
         return exponential_schedule(start, end, config.exploration_decay, step)
     return linear_schedule(start, end, config.exploration_fraction * total_steps, step)
+
+
+def learning_rate_at(config: DQNConfig, step: int, total_steps: int) -> float:
+    """The learning rate after ``step`` steps: linear from ``learning_rate`` to
+    ``learning_rate * lr_final_fraction`` over the run."""
+    return linear_schedule(config.learning_rate, config.learning_rate * config.lr_final_fraction,
+                           total_steps, step)

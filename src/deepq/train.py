@@ -37,7 +37,7 @@ from deepq.envs.atari import clip_reward
 from deepq.evaluation import evaluate
 from deepq.logging import RunLogger
 from deepq.replay import FrameReplay, NStepCollector, PrioritizedReplay, ReplayBuffer
-from deepq.schedules import epsilon_at, linear_schedule
+from deepq.schedules import epsilon_at, learning_rate_at, linear_schedule
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
 
@@ -214,9 +214,7 @@ class Trainer:
                 # learn
                 if (state.step >= config.learning_starts and len(self.replay) >= min_replay
                         and (state.step // n) % config.train_freq == 0):
-                    agent.set_learning_rate(linear_schedule(
-                        config.learning_rate, config.learning_rate * config.lr_final_fraction,
-                        self.total_steps, state.step))
+                    agent.set_learning_rate(learning_rate_at(config, state.step, self.total_steps))
                     if config.prioritized:  # importance-sampling exponent annealed to 1
                         self.replay.beta = linear_schedule(config.priority_beta, 1.0,
                                                            self.total_steps, state.step)

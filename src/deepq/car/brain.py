@@ -24,7 +24,7 @@ from deepq.agent import DQNAgent
 from deepq.checkpoint import CheckpointError, atomic_save
 from deepq.config import DQNConfig, set_field
 from deepq.replay import ReplayBuffer
-from deepq.schedules import epsilon_at, linear_schedule
+from deepq.schedules import epsilon_at, learning_rate_at
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,7 @@ class Dqn:
         batch_size = self.config.batch_size
         if len(self.memory) > batch_size:
             if self.config.lr_final_fraction != 1.0:
-                self.agent.set_learning_rate(linear_schedule(
-                    self.config.learning_rate, self.config.learning_rate * self.config.lr_final_fraction,
-                    self.config.total_steps, self.frame))
+                self.agent.set_learning_rate(learning_rate_at(self.config, self.frame, self.config.total_steps))
             self.agent.learn(self.memory.sample(batch_size))
         interval = self.config.target_update_interval
         if interval and self.frame % interval == 0:

@@ -89,7 +89,8 @@ class SumTree:
             inclusive, exclusive = running[:, :b], running[:, b:]
             np.minimum(values, np.nextafter(inclusive[:, -1], 0.0), out=values)
             choice = (inclusive <= values[:, None]).argmin(axis=1)  # the first sum above the value
-            values -= exclusive[rows, choice]  # the same sum as inclusive[choice - 1]: stays >= 0
+            values -= exclusive[rows, choice]
+            np.maximum(values, 0.0, out=values)  # a rounding below 0 would pick an empty first child
             nodes = nodes * b + choice
         return nodes
 
