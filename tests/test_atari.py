@@ -1,6 +1,7 @@
 """Atari through the real ALE: preprocessing, the frame memory in the loop, recording."""
 
 import numpy as np
+import pytest
 import torch
 
 from deepq.config import build_config
@@ -75,11 +76,19 @@ def test_a_short_pong_run_exercises_the_whole_path(tmp_path):
     assert resumed.run()["steps"] == 2300
 
 
-def test_prioritized_replay_over_the_frame_memory(tmp_path):
-    config, _ = build_config("ALE/Pong-v5", "pong", {**SHORT, "prioritized": True})
-    trainer = Trainer("ALE/Pong-v5", config, run_dir=tmp_path / "pong", total_steps=400, device="cpu",
-                      progress=False, env_kwargs={"max_episode_steps": 400})
+@pytest.mark.parametrize("n_step", [1, 3])
+def test_prioritized_replay_and_n_step_over_the_frame_memory(tmp_path, n_step):
+    config, _ = build_config("ALE/Pong-v5", "pong", {**SHORT, "prioritized": True, "n_step": n_step,
+                                                     "num_envs": 2})
+    trainer = Trainer("ALE/Pong-v5", config, run_dir=tmp_path / "pong", total_steps=800, device="cpu",
+                      progress=False, env_kwargs={"max_episode_steps": 150})
     summary = trainer.run()
-    assert summary["gradient_steps"] == 51 and isinstance(trainer.replay, PrioritizedReplay)
+    assert summary["gradient_steps"] == (800 - 200) // 2 // 4 + 1 and isinstance(trainer.replay, PrioritizedReplay)
+    assert summary["episodes"] >= 4  # episode ends (truncations) inside the memory
+    memory = trainer.replay.storage
     rows = np.flatnonzero(trainer.replay.tree.get(np.arange(trainer.replay.capacity)))
-    assert trainer.replay.storage.is_valid(rows).all()
+    assert memory.is_valid(rows).all() and len(rows) == len(memory)
+    batch = memory.gather(rows)
+    # discounts gamma^k: k = n inside an episode, shorter only where its episode ended
+    k = np.round(np.log(batch.discounts.numpy()) / np.log(config.gamma)).astype(int)
+    assert set(k.tolist()) <= set(range(1, n_step + 1)) and (k == n_step).mean() > 0.9

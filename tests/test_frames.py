@@ -123,3 +123,60 @@ def test_state_dict_round_trip():
     assert np.array_equal(copy.sample_indices(3), memory.sample_indices(3))
     with pytest.raises(ValueError, match="too small"):
         FrameReplay(4, (1, 1), stack=4)
+
+
+def _stream(seed, num_envs, steps, stack):
+    """Random episodes on ``num_envs`` envs (terminations, truncations, rewards), each frame a
+    unique 2-byte label: yields (obs, actions, rewards, next_obs, terminated, truncated)."""
+    rng = np.random.default_rng(seed)
+    counter = iter(range(1, 60_000))
+
+    def frame():
+        label = next(counter)
+        return np.array([[label // 256, label % 256]], np.uint8)
+
+    history = [[frame()] * stack for _ in range(num_envs)]
+    for _ in range(steps):
+        new = [frame() for _ in range(num_envs)]
+        nxt = [h[1:] + [f] for h, f in zip(history, new, strict=True)]
+        end = rng.random(num_envs)
+        terminated, truncated = end < 0.08, (end >= 0.08) & (end < 0.14)
+        yield (np.stack([np.stack(h) for h in history]), rng.integers(0, 4, num_envs),
+               rng.normal(size=num_envs).round(2), np.stack([np.stack(h) for h in nxt]), terminated, truncated)
+        history = [[frame()] * stack if terminated[e] or truncated[e] else nxt[e] for e in range(num_envs)]
+
+
+@pytest.mark.parametrize("capacity", [4000, 60])
+def test_n_step_returns_match_the_plain_collector(capacity):
+    """Every row the frame memory can sample, at every step, gives exactly the n-step
+    transition the plain NStepCollector builds from full observations (returns cut at
+    terminations, bootstrapped at truncations, gamma^k), including after the cursor wraps;
+    and ``add`` hands out each row once, when it becomes sampleable (what prioritized replay
+    relies on)."""
+    from deepq.replay.nstep import NStepCollector
+
+    n, gamma, envs, stack = 3, 0.9, 2, 3
+    steps = list(_stream(0, envs, 300, stack))
+    collector, reference = NStepCollector(n, gamma, envs), {}
+    for step in steps:
+        for o, a, r, nx, t, d in zip(*collector.push(*step), strict=True):
+            reference[(o.tobytes(), int(a))] = (r, nx, t, d)
+    memory = FrameReplay(capacity, (1, 2), stack=stack, num_envs=envs, gamma=gamma, n_step=n)
+    handed_out: set[int] = set()
+    for step in steps:
+        rows = memory.add(*step)
+        if capacity > 1000:  # (slots are reused once the cursor wraps)
+            assert not handed_out & set(rows.tolist())
+        handed_out |= set(rows.tolist())
+        valid = np.flatnonzero(memory.is_valid(np.arange(memory.capacity)))
+        if capacity > 1000:  # nothing overwritten: sampleable rows are exactly those handed out
+            assert set(valid.tolist()) == handed_out and len(memory) == len(valid)
+        else:
+            assert set(valid.tolist()) <= handed_out
+        batch = memory.gather(valid)
+        for i in range(len(valid)):
+            r, nx, t, d = reference[(batch.obs[i].numpy().tobytes(), int(batch.actions[i]))]
+            assert batch.rewards[i].item() == pytest.approx(r, abs=1e-5)
+            assert np.array_equal(batch.next_obs[i].numpy(), nx)
+            assert batch.terminated[i].item() == t and batch.discounts[i].item() == pytest.approx(d)
+    assert len(reference) > 500 and (capacity < 1000 or len(handed_out) == len(reference))

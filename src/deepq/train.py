@@ -137,14 +137,12 @@ class Trainer:
         self.agent = DQNAgent(self.obs_shape, self.n_actions, config, self.device)
         # Stacked frames (C, H, W) go to the frame memory, which stores each frame once.
         self.frames = len(self.obs_shape) == 3
-        if self.frames and config.n_step > 1:
-            raise RunError("n-step returns are not supported with stacked frames yet; use n_step=1")
         memory_bytes = (FrameReplay.bytes_needed(config.buffer_size, self.obs_shape[1:]) if self.frames
                         else ReplayBuffer.bytes_needed(config.buffer_size, self.obs_shape, obs_dtype))
         check_memory(memory_bytes)
         self.replay: Any = (
             FrameReplay(config.buffer_size, self.obs_shape[1:], self.obs_shape[0], config.num_envs,
-                        config.gamma, self.device, seed=seed + 1) if self.frames
+                        config.gamma, self.device, seed=seed + 1, n_step=config.n_step) if self.frames
             else ReplayBuffer(config.buffer_size, self.obs_shape, obs_dtype, config.gamma, self.device,
                               seed=seed + 1)
         )
@@ -194,7 +192,7 @@ class Trainer:
                 done = terminated | truncated
                 # store
                 learn_rewards = clip_reward(rewards) if config.clip_rewards else rewards
-                if self.frames:  # the frame memory rebuilds stacks, so it needs the episode ends
+                if self.frames:  # the frame memory rebuilds stacks (and n-step returns) itself
                     self.replay.add(obs, actions, learn_rewards, next_obs, terminated, truncated)
                 else:
                     self.replay.add(*self.nstep.push(obs, actions, learn_rewards, next_obs, terminated,

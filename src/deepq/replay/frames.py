@@ -10,7 +10,11 @@ from the frames before it. Rules, each tested with exact index tables in tests/t
 - a transition is sampled only once its next frame is written, and never when its history
   reaches past the oldest frame still held (the write cursor);
 - a finished episode's last observation is written as its own frame, so a truncated
-  transition bootstraps from the true last stack, and the next episode starts afresh.
+  transition bootstraps from the true last stack, and the next episode starts afresh;
+- with n-step returns (``n_step`` > 1) the return, its discount and the bootstrap stack are
+  read at sample time from the next n stored steps, cut at a termination (no bootstrap) and at
+  a truncation (bootstrap from the episode's last stack); a row becomes sampleable once its n
+  steps are written or its episode has ended, so no frame is stored twice for n-step either.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ class FrameReplay:
     def __init__(
         self, capacity: int, frame_shape: tuple[int, ...] = (84, 84), stack: int = 4, num_envs: int = 1,
         gamma: float = 0.99, device: torch.device | str = "cpu", seed: int | None = None,
+        n_step: int = 1,
     ) -> None:
         self.num_envs = num_envs
         self.slots = int(capacity) // num_envs  # per environment
-        if self.slots < stack + 2:
+        self.n_step = int(n_step)
+        if self.slots < stack + n_step + 1:
             raise ValueError(f"capacity {capacity} is too small for {num_envs} envs and stacks of {stack}")
         self.capacity = self.slots * num_envs
         self.stack = stack
@@ -48,6 +54,7 @@ class FrameReplay:
         self.cursor = np.zeros(num_envs, dtype=np.int64)  # next slot each env writes
         self.written = np.zeros(num_envs, dtype=np.int64)  # slots holding data
         self.open = np.zeros(num_envs, dtype=bool)  # an episode is under way (its frame is stored)
+        self.episode_steps = np.zeros(num_envs, dtype=np.int64)  # transitions in the open episode
         self.count = 0  # slots with has_next (transitions stored)
         self.rng = np.random.default_rng(seed)
 
@@ -57,7 +64,12 @@ class FrameReplay:
         return int(capacity) * (int(np.prod(frame_shape)) + 8 + 4 + 4 + 1 + 1)
 
     def __len__(self) -> int:
-        return self.count
+        """Transitions that can be sampled once their history is held: with n-step returns the
+        newest n - 1 steps of each running episode wait for their returns to complete."""
+        if self.n_step == 1:
+            return self.count
+        waiting = np.minimum(self.episode_steps, self.n_step - 1) * self.open
+        return self.count - int(waiting.sum())
 
     # --- writing ---
     def _write(self, env: int, frame: np.ndarray, first: bool) -> int:
@@ -76,13 +88,16 @@ class FrameReplay:
         terminated: np.ndarray, truncated: np.ndarray | None = None,
     ) -> np.ndarray:
         """One vector step of stacked observations (num_envs, stack, H, W); stores only the
-        newest frames. Returns the rows (flat indices) that became sampleable."""
+        newest frames. Returns the rows (flat indices) that became sampleable: the new
+        transition itself for one-step returns; for n-step, the one whose n steps this step
+        completes, or at an episode's end every one of its rows still waiting."""
         rows = []
         done = np.asarray(terminated, bool) if truncated is None else np.asarray(terminated, bool) | truncated
         for env in range(self.num_envs):
             if not self.open[env]:  # the episode's first observation
                 self._write(env, obs[env][-1], first=True)
                 self.open[env] = True
+                self.episode_steps[env] = 0
             slot = int((self.cursor[env] - 1) % self.slots)  # holds obs[env]'s newest frame
             self.actions[env, slot] = actions[env]
             self.rewards[env, slot] = rewards[env]
@@ -90,7 +105,12 @@ class FrameReplay:
             self._write(env, next_obs[env][-1], first=False)
             self.has_next[env, slot] = True
             self.count += 1
-            rows.append(env * self.slots + slot)
+            self.episode_steps[env] += 1
+            # rows of this episode (at most n back) whose n-step return is now complete
+            back = min(int(self.episode_steps[env]), self.n_step)
+            ready = range(slot - back + 1, slot + 1) if done[env] else (
+                [slot - self.n_step + 1] if back == self.n_step else [])
+            rows.extend(env * self.slots + (s % self.slots) for s in ready)
             if done[env]:
                 self.open[env] = False
         return np.asarray(rows, dtype=np.int64)
@@ -111,11 +131,44 @@ class FrameReplay:
             slots[:, d] = np.where(at_start, current, (current - 1) % self.slots)
         return slots, whole
 
+    def _returns(
+        self, env: np.ndarray, slot: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """n-step (returns, discounts, terminated, bootstrap slots, complete) of the rows
+        starting at ``slot``: rewards summed over up to n stored steps, stopping at a
+        termination or at the episode's last frame. ``complete`` is False for a row whose
+        window reaches the newest frame of an episode still running (its return is not known
+        yet)."""
+        newest = (self.cursor[env] - 1) % self.slots
+        running = self.open[env]
+        returns = np.zeros(len(slot))
+        discounts = np.ones(len(slot))
+        ended = np.zeros(len(slot), dtype=bool)  # terminated inside the window
+        complete = np.ones(len(slot), dtype=bool)
+        boot = slot.copy()
+        alive = np.ones(len(slot), dtype=bool)  # still summing rewards
+        for k in range(self.n_step):
+            current = (slot + k) % self.slots
+            returns += np.where(alive, self.gamma**k * self.rewards[env, current], 0.0)
+            stop = alive & (self.terminated[env, current] > 0)
+            ended |= stop
+            after = (current + 1) % self.slots
+            boot = np.where(alive, after, boot)
+            discounts = np.where(alive, self.gamma ** (k + 1), discounts)
+            goes_on = alive & ~stop & self.has_next[env, after]
+            if k < self.n_step - 1:  # a window cut short by a running episode's newest frame
+                complete &= ~(alive & ~stop & ~goes_on & (after == newest) & running)
+            alive = goes_on
+        return returns, discounts, ended, boot, complete
+
     def is_valid(self, rows: np.ndarray) -> np.ndarray:
         """Whether each flat row starts a transition that can be sampled now."""
         env, slot = np.divmod(np.asarray(rows, dtype=np.int64), self.slots)
         _, whole = self._history(env, slot)
-        return self.has_next[env, slot] & whole
+        valid = self.has_next[env, slot] & whole
+        if self.n_step > 1:
+            valid &= self._returns(env, slot)[4]
+        return valid
 
     def sample_indices(self, batch_size: int) -> np.ndarray:
         """Distinct valid rows, uniformly at random: draws over the written slots of every
@@ -139,9 +192,7 @@ class FrameReplay:
         # The next stack is the same history shifted by one frame (its newest frame is never an
         # episode's first), so each sample reads stack + 1 frames once and both stacks are views.
         window = np.concatenate([obs_slots, ((slot + 1) % self.slots)[:, None]], axis=1)
-        flat = self.frames.reshape(self.num_envs * self.slots, -1)
-        frames = np.take(flat, (env[:, None] * self.slots + window).ravel(), axis=0)
-        frames = frames.reshape(len(slot), self.stack + 1, *self.frames.shape[2:])
+        frames = self._read(env, window)
         return frames[:, :-1], frames[:, 1:]
 
     def gather(self, rows: np.ndarray, weights: np.ndarray | None = None) -> Batch:
@@ -149,22 +200,35 @@ class FrameReplay:
             return to_device(array, self.device)
 
         env, slot = np.divmod(np.asarray(rows, dtype=np.int64), self.slots)
-        obs, next_obs = self.stacks(rows)
+        if self.n_step == 1:
+            obs, next_obs = self.stacks(rows)
+            rewards, terminated = self.rewards[env, slot], self.terminated[env, slot]
+            discounts = np.full(len(rows), self.gamma, dtype=np.float32)
+        else:
+            returns, discount, ended, boot, _ = self._returns(env, slot)
+            obs, next_obs = self._read(env, self._history(env, slot)[0]), self._read(env, self._history(env, boot)[0])
+            rewards, terminated = returns.astype(np.float32), ended.astype(np.float32)
+            discounts = discount.astype(np.float32)
         return Batch(
-            obs=move(obs), actions=move(self.actions[env, slot]),
-            rewards=move(self.rewards[env, slot]), next_obs=move(next_obs),
-            terminated=move(self.terminated[env, slot]),
-            discounts=move(np.full(len(rows), self.gamma, dtype=np.float32)),
+            obs=move(obs), actions=move(self.actions[env, slot]), rewards=move(rewards),
+            next_obs=move(next_obs), terminated=move(terminated), discounts=move(discounts),
             weights=None if weights is None else move(weights.astype(np.float32, copy=False)),
             indices=np.asarray(rows),
         )
+
+    def _read(self, env: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """The frames at ``slots`` (rows, k) of each row's environment: (rows, k, H, W)."""
+        flat = self.frames.reshape(self.num_envs * self.slots, -1)
+        frames = np.take(flat, (env[:, None] * self.slots + slots).ravel(), axis=0)
+        return frames.reshape(*slots.shape, *self.frames.shape[2:])
 
     def sample(self, batch_size: int) -> Batch:
         return self.gather(self.sample_indices(batch_size))
 
     # --- persistence ---
     def state_dict(self) -> dict[str, Any]:
-        names = ("frames", "actions", "rewards", "terminated", "first", "has_next", "cursor", "written", "open")
+        names = ("frames", "actions", "rewards", "terminated", "first", "has_next", "cursor", "written", "open",
+                 "episode_steps")
         return {name: torch.from_numpy(getattr(self, name).copy()) for name in names} | {
             "rng": self.rng.bit_generator.state}
 
