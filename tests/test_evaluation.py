@@ -1,3 +1,4 @@
+import gymnasium as gym
 import numpy as np
 
 from deepq.evaluation import evaluate, random_policy
@@ -16,8 +17,8 @@ def test_every_episode_counts_once_with_fixed_quotas():
         calls.append(len(obs))
         return np.zeros(len(obs), dtype=np.int64)
 
-    returns = evaluate(policy, "CartPole-v1", 7, seed=3, max_batch=3)
-    assert len(returns) == 7
+    returns = evaluate(policy, "MountainCar-v0", 7, seed=3, max_batch=3)
+    assert len(returns) == 7 and (returns == -200).all()
     assert max(calls) == 3  # three environments stepped as one batch
 
 
@@ -25,3 +26,41 @@ def test_same_seed_same_returns():
     a = evaluate(random_policy(2, seed=1), "CartPole-v1", 10, seed=5)
     b = evaluate(random_policy(2, seed=1), "CartPole-v1", 10, seed=5)
     assert np.array_equal(a, b)
+
+
+def balance(obs):
+    """A hand-made CartPole policy: push towards where the pole is falling."""
+    return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
+
+
+def test_the_vectorized_cartpole_has_the_same_dynamics():
+    """CartPole evaluations run in Gymnasium's numpy CartPoleVectorEnv: from the same state,
+    the same actions give the same observations, rewards and episode ends as CartPole-v1."""
+    single = gym.make("CartPole-v1")
+    vector = gym.make_vec("CartPole-v1", num_envs=1, vectorization_mode="vector_entry_point")
+    rng = np.random.default_rng(0)
+    for episode in range(5):
+        obs, _ = single.reset(seed=episode)
+        vector.reset(seed=episode)
+        vector.unwrapped.state = np.array(single.unwrapped.state, dtype=np.float64)[:, None]
+        steps = 0
+        while True:
+            steps += 1
+            action = int(balance(obs[None])[0]) if rng.random() < 0.9 else int(rng.integers(2))
+            obs, reward, terminated, truncated, _ = single.step(action)
+            vobs, vreward, vterminated, vtruncated, _ = vector.step(np.array([action]))
+            assert np.allclose(obs, vobs[0], atol=1e-6) and reward == vreward[0]
+            assert (terminated, truncated) == (vterminated[0], vtruncated[0])
+            if terminated or truncated:
+                break
+        assert steps > 20
+
+
+def test_vectorized_evaluation_counts_each_episode_once():
+    returns = evaluate(balance, "CartPole-v1", 50, seed=0)
+    assert len(returns) == 50 and (returns == 500).all()  # the hand-made policy balances to the limit
+    pushes_left = evaluate(lambda obs: np.zeros(len(obs), np.int64), "CartPole-v1", 40, seed=0)
+    per_env = evaluate(lambda obs: np.zeros(len(obs), np.int64), "CartPole-v1", 40, seed=0,
+                       env_kwargs={"max_episode_steps": 500})  # env_kwargs: one env per episode
+    assert len(pushes_left) == 40 and 8 <= pushes_left.mean() <= 11
+    assert abs(pushes_left.mean() - per_env.mean()) < 1.0

@@ -16,7 +16,7 @@ FAST = {"learning_starts": 200, "eval_interval": 1000, "eval_episodes": 5, "chec
 
 
 def small_run(tmp_path, name, steps=1500, seed=0, save_replay=False, **extra):
-    config, _ = build_config("CartPole-v1", "cartpole", {**FAST, **extra})
+    config, _ = build_config("CartPole-v1", "cartpole-1env", {**FAST, **extra})
     trainer = Trainer("CartPole-v1", config, seed=seed, run_dir=tmp_path / name, total_steps=steps,
                       progress=False, device="cpu", save_replay=save_replay)
     return trainer, trainer.run()
@@ -131,7 +131,7 @@ def test_interrupted_and_resumed_run_equals_one_run(tmp_path, save_replay):
     and the learner differs after it."""
     extra = {"num_envs": 2, "checkpoint_interval": 700}
     whole, _ = small_run(tmp_path, "whole", steps=3000, save_replay=save_replay, **extra)
-    config, _ = build_config("CartPole-v1", "cartpole", {**FAST, **extra})
+    config, _ = build_config("CartPole-v1", "cartpole-1env", {**FAST, **extra})
     half = Trainer("CartPole-v1", config, seed=0, run_dir=tmp_path / "half", total_steps=3000,
                    progress=False, device="cpu", save_replay=save_replay)
     summary = half.run(callback=interrupt_at(1500))
@@ -165,7 +165,7 @@ def test_keep_last_k_checkpoints(tmp_path):
 
 
 def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
-    config, _ = build_config("CartPole-v1", "cartpole", {**FAST, "learning_rate": 1e30, "max_grad_norm": 0,
+    config, _ = build_config("CartPole-v1", "cartpole-1env", {**FAST, "learning_rate": 1e30, "max_grad_norm": 0,
                                                          "learning_starts": 600, "optimizer": "sgd"})
     trainer = Trainer("CartPole-v1", config, run_dir=tmp_path / "nan", total_steps=5000,
                       progress=False, device="cpu")
@@ -189,7 +189,7 @@ def test_a_second_ctrl_c_aborts_at_once_and_keeps_the_last_checkpoint(tmp_path):
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
 
-    config, _ = build_config("CartPole-v1", "cartpole", FAST)
+    config, _ = build_config("CartPole-v1", "cartpole-1env", FAST)
     trainer = Trainer("CartPole-v1", config, run_dir=tmp_path / "abort", total_steps=3000,
                       progress=False, device="cpu")
     with pytest.raises(KeyboardInterrupt):
@@ -217,7 +217,7 @@ def test_every_combination_of_the_extensions_trains(tmp_path, double, dueling, p
 def test_rainbow_lite_resumes_exactly(tmp_path):
     extra = {"dueling": True, "prioritized": True, "n_step": 3, "num_envs": 2, "checkpoint_interval": 700}
     whole, _ = small_run(tmp_path, "whole", steps=2000, save_replay=True, **extra)
-    config, _ = build_config("CartPole-v1", "cartpole", {**FAST, **extra})
+    config, _ = build_config("CartPole-v1", "cartpole-1env", {**FAST, **extra})
     half = Trainer("CartPole-v1", config, seed=0, run_dir=tmp_path / "half", total_steps=2000,
                    progress=False, device="cpu", save_replay=True)
     half.run(callback=interrupt_at(1000))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from deepq.envs import make_env
@@ -22,7 +23,12 @@ def evaluate(
     Up to ``max_batch`` environments step together so the policy sees one batch per step.
     Each environment is given a fixed quota of episodes up front, so short episodes are not
     over-counted. Episode ``i`` of environment ``e`` is seeded ``seed + e`` at its first reset.
+    An environment that Gymnasium also ships as one numpy-vectorized environment (CartPole)
+    runs all ``episodes`` at once that way instead, seeded ``seed``: the same dynamics, with
+    no Python loop over the environments.
     """
+    if not env_kwargs and _numpy_vector_entry_point(env_id):
+        return _evaluate_vectorized(policy, env_id, episodes, seed)
     n_envs = min(episodes, max_batch)
     quotas = [episodes // n_envs + (1 if e < episodes % n_envs else 0) for e in range(n_envs)]
     envs = [make_env(env_id, **(env_kwargs or {})) for _ in range(n_envs)]
@@ -49,6 +55,27 @@ def evaluate(
     for env in envs:
         env.close()
     return np.asarray(returns, dtype=np.float64)
+
+
+def _numpy_vector_entry_point(env_id: str) -> bool:
+    spec = gym.registry.get(env_id)
+    entry = getattr(spec, "vector_entry_point", None)
+    return isinstance(entry, str) and entry.startswith("gymnasium.envs.classic_control")
+
+
+def _evaluate_vectorized(policy: Policy, env_id: str, episodes: int, seed: int) -> np.ndarray:
+    """One episode in each of ``episodes`` environments of one numpy-vectorized environment;
+    an environment that has finished keeps stepping (it autoresets) but no longer counts."""
+    envs = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point")
+    obs, _ = envs.reset(seed=seed)
+    returns = np.zeros(episodes)
+    finished = np.zeros(episodes, dtype=bool)
+    while not finished.all():
+        obs, rewards, terminated, truncated, _ = envs.step(np.asarray(policy(obs)))
+        returns += np.where(finished, 0.0, rewards)
+        finished |= terminated | truncated
+    envs.close()
+    return returns
 
 
 def random_policy(n_actions: int, seed: int = 0) -> Policy:
