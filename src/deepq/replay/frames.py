@@ -39,7 +39,8 @@ class FrameReplay:
         self.slots = int(capacity) // num_envs  # per environment
         self.n_step = int(n_step)
         if self.slots < stack + n_step + 1:
-            raise ValueError(f"capacity {capacity} is too small for {num_envs} envs and stacks of {stack}")
+            raise ValueError(f"capacity {capacity} is too small for {num_envs} envs, stacks of {stack} "
+                             f"and {n_step}-step returns")
         self.capacity = self.slots * num_envs
         self.stack = stack
         self.gamma = gamma
