@@ -260,11 +260,9 @@ _preset(
 )
 _preset(
     "cartpole-1env", "CartPole-v1", "one env, 64-64, double DQN, hard target copy every 500 steps, lr 2e-3 annealed 20x",
-    learning_rate=2e-3, lr_final_fraction=0.05, batch_size=64, buffer_size=50_000,
-    learning_starts=1_000, gamma=0.99, train_freq=1, gradient_steps=1, num_envs=1,
-    target_update_interval=500, tau=1.0, double=True, hidden_sizes=(64, 64),
-    exploration_fraction=0.1, exploration_final_eps=0.02, total_steps=50_000,
-    eval_interval=4_000, solved_threshold=475.0,
+    **{**PRESETS["cartpole"].overrides, "learning_rate": 2e-3, "lr_final_fraction": 0.05, "num_envs": 1,
+       "target_update_interval": 500, "hidden_sizes": (64, 64), "exploration_final_eps": 0.02,
+       "eval_interval": 4_000},
 )
 _preset(
     "cartpole-lab", "CartPole-v1", "the CartPole lab: 128-128 MLP, soft update tau 0.005, AdamW-like lr 1e-4",
