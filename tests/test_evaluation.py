@@ -1,7 +1,8 @@
 import gymnasium as gym
 import numpy as np
+import pytest
 
-from deepq.evaluation import evaluate, random_policy
+from deepq.evaluation import evaluate, evaluate_members, random_policy
 
 
 def test_random_cartpole_baseline_is_about_22():
@@ -64,3 +65,28 @@ def test_vectorized_evaluation_counts_each_episode_once():
                        env_kwargs={"max_episode_steps": 500})  # env_kwargs: one env per episode
     assert len(pushes_left) == 40 and 8 <= pushes_left.mean() <= 11
     assert abs(pushes_left.mean() - per_env.mean()) < 1.0
+
+
+def state_policy(weights):
+    """A deterministic linear policy on the observation (different weights per member)."""
+    return lambda obs: (obs @ np.asarray(weights) > 0).astype(np.int64)
+
+
+@pytest.mark.parametrize("env_id, episodes", [("CartPole-v1", 30), ("LunarLander-v3", 4)])
+def test_ensemble_members_get_exactly_their_solo_episodes(env_id, episodes):
+    """evaluate_members runs K members' evaluations as one batch (CartPole: one numpy vector
+    env; others: one list of envs); member k's returns equal its solo evaluation with seed k."""
+    dim = gym.make(env_id).observation_space.shape[0]
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(size=dim) for _ in range(3)]
+    seeds = [11, 5, 42]
+    policies = [state_policy(w) for w in weights]
+
+    def batched(obs):  # (K, N, obs) -> (K, N)
+        return np.stack([policy(member_obs) for policy, member_obs in zip(policies, obs, strict=True)])
+
+    together = evaluate_members(batched, env_id, episodes, seeds)
+    for policy, seed, returns in zip(policies, seeds, together, strict=True):
+        alone = evaluate(policy, env_id, episodes, seed=seed)
+        assert np.array_equal(np.sort(returns), np.sort(alone))
+    assert not np.array_equal(together[0], together[1])  # the members really differ

@@ -24,8 +24,9 @@ from deepq.replay import Batch
 
 
 def q_taken(q_values: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """Q(s, a) for the action each row took: ``(B, A), (B,) -> (B,)``."""
-    return q_values.gather(1, actions.long().unsqueeze(1)).squeeze(1)
+    """Q(s, a) for the action each row took: ``(B, A), (B,) -> (B,)`` (or, for an ensemble,
+    ``(K, B, A), (K, B) -> (K, B)``)."""
+    return q_values.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
 
 
 def next_state_value(
@@ -34,8 +35,8 @@ def next_state_value(
     """max_a' Q_target(s', a'); with ``next_q_online`` given, Double DQN's
     Q_target(s', argmax_a' Q_online(s', a')) (van Hasselt et al., 2016)."""
     if next_q_online is None:
-        return next_q_target.max(dim=1).values
-    best_actions = next_q_online.argmax(dim=1)
+        return next_q_target.max(dim=-1).values
+    best_actions = next_q_online.argmax(dim=-1)
     return q_taken(next_q_target, best_actions)
 
 
@@ -51,14 +52,18 @@ def td_loss(
     predicted: torch.Tensor, target: torch.Tensor, kind: str = "huber",
     weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean Huber (smooth L1) or squared error, each row scaled by ``weights`` when given."""
+    """Mean Huber (smooth L1) or squared error over the batch, each row scaled by ``weights``
+    when given. For an ensemble's ``(K, B)`` rows, the K members' means are summed, so each
+    member's gradient is the one it would get alone."""
     if kind == "mse":
         per_row = F.mse_loss(predicted, target, reduction="none")
     else:
         per_row = F.smooth_l1_loss(predicted, target, reduction="none")
     if weights is not None:
         per_row = per_row * weights
-    return per_row.mean()
+    if per_row.dim() == 1:
+        return per_row.mean()
+    return per_row.mean(dim=-1).sum()
 
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -75,15 +80,15 @@ class DQNAgent:
 
     def __init__(
         self, obs_shape: tuple[int, ...], n_actions: int, config: DQNConfig,
-        device: torch.device | str = "cpu",
+        device: torch.device | str = "cpu", q_net: nn.Module | None = None,
     ) -> None:
         self.config = config
         self.obs_shape = tuple(obs_shape)
         self.n_actions = int(n_actions)
         self.device = torch.device(device)
-        self.q_net: nn.Module = build_q_network(
-            self.obs_shape, self.n_actions, config.hidden_sizes, config.dueling
-        ).to(self.device)
+        if q_net is None:
+            q_net = build_q_network(self.obs_shape, self.n_actions, config.hidden_sizes, config.dueling)
+        self.q_net: nn.Module = q_net.to(self.device)
         # target_update_interval = 0: no target network, the online net bootstraps itself
         # (as the LunarLander and sand-car tutorials do).
         self.target_net: nn.Module | None = None
@@ -105,7 +110,7 @@ class DQNAgent:
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """argmax_a Q(s, a) for a batch of observations."""
-        return self.q_values(obs).argmax(dim=1).cpu().numpy()
+        return self.q_values(obs).argmax(dim=-1).cpu().numpy()
 
     def act(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
         """Actions for a batch: epsilon-greedy, or softmax(Q * temperature) sampling."""
@@ -146,13 +151,17 @@ class DQNAgent:
         if config.grad_clip_value > 0:
             nn.utils.clip_grad_value_(self.q_net.parameters(), config.grad_clip_value)
         if config.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(self.q_net.parameters(), config.max_grad_norm)
+            self.clip_grad_norm(config.max_grad_norm)
         self.optimizer.step()
         return {
             "loss": loss.detach(),
             "q_taken": predicted.detach(),
             "td_error": (target - predicted).detach(),  # new priorities for prioritized replay
         }
+
+    def clip_grad_norm(self, max_norm: float) -> None:
+        """Scale the gradients down to a global L2 norm of at most ``max_norm``."""
+        nn.utils.clip_grad_norm_(self.q_net.parameters(), max_norm)
 
     def update_target(self) -> None:
         """Hard copy (tau = 1) or Polyak average (tau < 1) of the online weights into the target."""

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("env_id", nargs="?", help="Gymnasium id, e.g. CartPole-v1 (not with --resume)")
     train.add_argument("--preset", help="named hyperparameters (`deepq presets`); default: the env's own")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--seeds", type=_seed_list, metavar="SEEDS",
+                       help="train one agent per seed (0-7 or 1,4,9) as one batched ensemble; "
+                            "each writes RUN_DIR/seed-K")
     train.add_argument("--steps", type=int, help="environment steps to train (default: the preset's)")
     train.add_argument("--run-dir", type=Path, help="output directory (default runs/ENV-seedN)")
     train.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
@@ -109,6 +112,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserError("train needs an environment id, e.g. `deepq train CartPole-v1`")
     overrides = parse_overrides(args.overrides)
     config, preset = build_config(args.env_id, args.preset, overrides)
+    if args.seeds is not None:
+        return _train_ensemble(args, config, preset.name if preset else None)
     run_dir = args.run_dir or Path("runs") / f"{args.env_id.replace('/', '_')}-seed{args.seed}"
     if (run_dir / "checkpoint.pt").exists() and not args.overwrite:
         raise UserError(
@@ -123,6 +128,40 @@ def cmd_train(args: argparse.Namespace) -> int:
         preset=preset.name if preset else None, save_replay=args.save_replay,
     )
     return _run(trainer)
+
+
+def _train_ensemble(args: argparse.Namespace, config: Any, preset: str | None) -> int:
+    """``deepq train ENV_ID --seeds 0-7``: one batched ensemble, one run directory per seed."""
+    from deepq.ensemble import EnsembleTrainer
+
+    for flag, given in (("--seed", args.seed != 0), ("--stop-when-solved", args.stop_when_solved),
+                        ("--save-replay", args.save_replay)):
+        if given:
+            raise UserError(f"--seeds does not combine with {flag}; drop one of them")
+    label = f"{args.seeds[0]}-{args.seeds[-1]}" if len(args.seeds) > 1 else str(args.seeds[0])
+    run_dir = args.run_dir or Path("runs") / f"{args.env_id.replace('/', '_')}-seeds{label}"
+    for seed in args.seeds:
+        member_dir = run_dir / f"seed-{seed}"
+        if (member_dir / "summary.json").exists() and not args.overwrite:
+            raise UserError(f"{member_dir} already holds a run; pass --overwrite or another --run-dir")
+        if args.overwrite:
+            _clear_run_dir(member_dir)
+    trainer = EnsembleTrainer(
+        args.env_id, config, args.seeds, run_dir, total_steps=args.steps, device=args.device,
+        progress=False if args.no_progress else None, preset=preset,
+    )
+    summaries = trainer.run()
+    if summaries[0]["interrupted"]:
+        print(f"interrupted at step {summaries[0]['steps']}; each seed's model.pt and summary.json are "
+              f"saved in {run_dir}/seed-K (an ensemble run cannot be resumed)", file=sys.stderr)
+        return 130 if trainer.stop_signal == signal.SIGINT else 143
+    for summary in summaries:
+        print(f"seed {summary['seed']}: {_verdict(summary)}")
+    solved = sum(s["solved"] for s in summaries)
+    still = sum(s["solved_at_end"] for s in summaries)
+    print(f"{len(summaries)} seeds in {summaries[0]['wall_seconds']:.1f} s: {solved} solved, {still} still "
+          f"solved at the end; outputs in {run_dir}/seed-K/")
+    return 0
 
 
 def _clear_run_dir(run_dir: Path) -> None:

@@ -35,7 +35,7 @@ class RunLogger:
 
     def __init__(
         self, run_dir: Path, total_steps: int, hparams: dict[str, Any], progress: bool | None = None,
-        start_step: int = 0,
+        start_step: int = 0, quiet: bool = False,
     ) -> None:
         from torch.utils.tensorboard import SummaryWriter  # slow import, only when a run starts
 
@@ -51,21 +51,8 @@ class RunLogger:
             self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}")
         self._metrics_file, self._metrics = self._open_csv(run_dir / "metrics.csv", METRICS_FIELDS)
         self._evals_file, self._evals = self._open_csv(run_dir / "evaluations.csv", EVAL_FIELDS)
-        self.interactive = sys.stderr.isatty() if progress is None else progress
-        self._next_print = start_step
-        self.total_steps = total_steps
-        self.progress: Progress | None = None
-        if self.interactive:
-            self.progress = Progress(
-                TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-                TextColumn("ep {task.fields[episodes]}"), TextColumn("avg100 {task.fields[avg]}"),
-                TextColumn("eps {task.fields[eps]}"), TextColumn("{task.fields[sps]} sps"),
-                TimeElapsedColumn(), transient=False,
-            )
-            self.task = self.progress.add_task(
-                "train", total=total_steps, completed=start_step, episodes=0, avg="-", eps="-", sps="-"
-            )
-            self.progress.start()
+        # quiet: the files only (an ensemble's members share one display).
+        self.display = None if quiet else ProgressDisplay(total_steps, progress, start_step)
 
     @staticmethod
     def _open_csv(path: Path, fields: list[str]) -> tuple[Any, Any]:
@@ -98,7 +85,53 @@ class RunLogger:
         self.message(f"step {step}: greedy mean {mean:.1f} +/- {std:.1f} over {episodes} episodes")
 
     def status(self, step: int, episodes: int, avg: float | None, epsilon: float, sps: float) -> None:
-        """Refresh the progress bar (or, without a terminal, print a line every 10% of the run)."""
+        """Refresh the progress bar."""
+        if self.display is not None:
+            self.display.status(step, episodes, avg, epsilon, sps)
+
+    def message(self, text: str) -> None:
+        """A line above the progress bar."""
+        if self.display is not None:
+            self.display.message(text)
+
+    def flush(self) -> None:
+        """Push everything to disk (before a checkpoint)."""
+        self.writer.flush()
+        self._metrics_file.flush()
+        self._evals_file.flush()
+
+    def close(self) -> None:
+        """Stop the bar and close the files."""
+        if self.display is not None:
+            self.display.close()
+        self.writer.close()
+        self._metrics_file.close()
+        self._evals_file.close()
+
+
+class ProgressDisplay:
+    """The live progress bar on a terminal; elsewhere a plain line every 10% of the run."""
+
+    def __init__(self, total_steps: int, progress: bool | None = None, start_step: int = 0,
+                 label: str = "train") -> None:
+        self.interactive = sys.stderr.isatty() if progress is None else progress
+        self.total_steps = total_steps
+        self._next_print = start_step
+        self.progress: Progress | None = None
+        if self.interactive:
+            self.progress = Progress(
+                TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                TextColumn("ep {task.fields[episodes]}"), TextColumn("avg100 {task.fields[avg]}"),
+                TextColumn("eps {task.fields[eps]}"), TextColumn("{task.fields[sps]} sps"),
+                TimeElapsedColumn(), transient=False,
+            )
+            self.task = self.progress.add_task(
+                "train", total=total_steps, completed=start_step, episodes=0, avg="-", eps="-", sps="-"
+            )
+            self.progress.start()
+
+    def status(self, step: int, episodes: int, avg: float | None, epsilon: float, sps: float) -> None:
+        """Step, episodes, average return of the last 100 episodes, epsilon, steps/s."""
         avg_text = "-" if avg is None else f"{avg:.1f}"
         if self.progress is not None:
             self.progress.update(
@@ -111,22 +144,13 @@ class RunLogger:
                   f"eps {epsilon:.3f}  {sps:.0f} steps/s", flush=True)
 
     def message(self, text: str) -> None:
-        """A line above the progress bar."""
+        """A line above the bar."""
         if self.progress is not None:
             self.progress.console.print(text)
         else:
             print(text, flush=True)
 
-    def flush(self) -> None:
-        """Push everything to disk (before a checkpoint)."""
-        self.writer.flush()
-        self._metrics_file.flush()
-        self._evals_file.flush()
-
     def close(self) -> None:
-        """Stop the bar and close the files."""
+        """Stop the bar."""
         if self.progress is not None:
             self.progress.stop()
-        self.writer.close()
-        self._metrics_file.close()
-        self._evals_file.close()

@@ -45,6 +45,51 @@ class MLP(nn.Module):
         return self.head(self.body(obs.float()))
 
 
+class EnsembleMLP(nn.Module):
+    """K MLPs of one shape run as one: each layer's weights stacked along a leading member
+    dimension and applied with batched matrix products, ``(K, B, obs) -> (K, B, A)``.
+
+    Built from K ordinary ``MLP`` s (each initialised from its own seed), and taken apart
+    again with ``member_state_dict``, so a member saves and loads as a plain MLP.
+    """
+
+    def __init__(self, members: Sequence[MLP]) -> None:
+        super().__init__()
+        first = members[0]
+        self.names = [name for name, _ in first.named_parameters()]  # "body.0.weight", ...
+        self.dueling = first.head.dueling
+        stacked = {name: torch.stack([dict(m.named_parameters())[name].detach() for m in members])
+                   for name in self.names}
+        # Weights (K, out, in) as nn.Linear keeps them; biases (K, 1, out).
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for name in self.names:
+            if name.endswith("weight"):
+                self.weights.append(nn.Parameter(stacked[name].clone()))
+                self.biases.append(nn.Parameter(stacked[name[: -len("weight")] + "bias"].unsqueeze(1).clone()))
+        self.members = len(members)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float()
+        hidden = len(self.weights) - (2 if self.dueling else 1)
+        for layer in range(hidden):
+            x = torch.relu(torch.baddbmm(self.biases[layer], x, self.weights[layer].transpose(1, 2)))
+        advantage = torch.baddbmm(self.biases[hidden], x, self.weights[hidden].transpose(1, 2))
+        if not self.dueling:
+            return advantage
+        value = torch.baddbmm(self.biases[hidden + 1], x, self.weights[hidden + 1].transpose(1, 2))
+        return value + advantage - advantage.mean(dim=-1, keepdim=True)
+
+    def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
+        """Member ``k``'s weights as the state dict of a plain ``MLP``."""
+        state: dict[str, torch.Tensor] = {}
+        layers = [name[: -len(".weight")] for name in self.names if name.endswith("weight")]
+        for layer, weight, bias in zip(layers, self.weights, self.biases, strict=True):
+            state[f"{layer}.weight"] = weight[k].detach().clone()
+            state[f"{layer}.bias"] = bias[k, 0].detach().clone()
+        return state
+
+
 class NatureCNN(nn.Module):
     """The Nature DQN (Mnih et al., 2015): uint8 frames (N, C, 84, 84) scaled to [0, 1] inside."""
 

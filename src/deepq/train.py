@@ -82,6 +82,34 @@ def check_memory(needed: int) -> None:
         )
 
 
+class StopRequest:
+    """Ctrl-C or SIGTERM during a run: the first asks the loop to finish its step, save and
+    stop (``signal`` says which came); a second aborts at once."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def catch(self) -> None:
+        """Install the handlers (only the main thread can)."""
+        def request_stop(signum: int, _frame: Any) -> None:
+            if self.signal is not None:
+                raise KeyboardInterrupt
+            self.signal = signum
+
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, request_stop)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+
+    def release(self) -> None:
+        """Put the previous handlers back."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+
 @dataclass
 class Progress:
     """Counters that a checkpoint carries so a resumed run continues where it stopped."""
@@ -157,7 +185,7 @@ class Trainer:
         self.resumed_from: int | None = None
         self.replay_restored = False
         self.envs_state: dict[str, Any] | None = None  # set by resume
-        self._stop_signal: int | None = None
+        self.stop = StopRequest()
 
     # --- the loop ---
     def run(self, callback: Callable[[Trainer], None] | None = None) -> dict[str, Any]:
@@ -181,9 +209,9 @@ class Trainer:
         session_start = time.perf_counter()
         sps_clock, sps_step = session_start, state.step
         sps = 0.0
-        previous_handlers = self._catch_signals()
+        self.stop.catch()
         try:
-            while state.step < self.total_steps and self._stop_signal is None:
+            while state.step < self.total_steps and self.stop.signal is None:
                 # act
                 epsilon = epsilon_at(config, state.step, self.total_steps)
                 actions = agent.act(obs, epsilon, self.rng)
@@ -258,11 +286,11 @@ class Trainer:
                 if callback is not None:
                     callback(self)
         finally:
-            self._restore_signals(previous_handlers)
+            self.stop.release()
             envs.close()
 
         state.recent_returns = list(recent)
-        interrupted = self._stop_signal is not None
+        interrupted = self.stop.signal is not None
         if not interrupted and state.last_eval_step != state.step:
             self._evaluate(logger, session_start)
         self._save_checkpoint(logger, session_start, envs)
@@ -324,11 +352,15 @@ class Trainer:
             self.state.train_solved_at_step = self.state.step
 
     def _evaluate(self, logger: RunLogger, session_start: float) -> None:
-        state = self.state
         self.agent.q_net.eval()
         returns = evaluate(self.agent.greedy, self.env_id, self.config.eval_episodes,
                            seed=self.seed + EVAL_SEED_OFFSET, env_kwargs=self.env_kwargs)
         self.agent.q_net.train()
+        self.record_evaluation(returns, logger, session_start)
+
+    def record_evaluation(self, returns: np.ndarray, logger: RunLogger, session_start: float) -> None:
+        """Log an evaluation's returns and note the first one at the solved threshold."""
+        state = self.state
         mean, std = float(returns.mean()), float(returns.std())
         wall = self._wall(session_start)
         state.last_eval_step, state.last_eval_mean, state.last_eval_std = state.step, mean, std
@@ -424,31 +456,10 @@ class Trainer:
              "total_steps": self.total_steps, "env_kwargs": self.env_kwargs,
              "config": self.config.to_dict()}, indent=2) + "\n")
 
-    # --- interrupts: finish the step, checkpoint, say how to resume ---
-    def _catch_signals(self) -> dict[int, Any]:
-        previous: dict[int, Any] = {}
-
-        def request_stop(signum: int, _frame: Any) -> None:
-            if self._stop_signal is not None:  # a second Ctrl-C aborts at once
-                raise KeyboardInterrupt
-            self._stop_signal = signum
-
-        try:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                previous[signum] = signal.signal(signum, request_stop)
-        except ValueError:  # not the main thread: leave signals alone
-            pass
-        return previous
-
-    @staticmethod
-    def _restore_signals(previous: dict[int, Any]) -> None:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
     @property
     def stop_signal(self) -> int | None:
         """The signal that interrupted the run, if any."""
-        return self._stop_signal
+        return self.stop.signal
 
     # --- resume ---
     @classmethod

@@ -10,6 +10,7 @@ which rebuilds the same state for any environment that is deterministic given it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -27,26 +28,39 @@ class ResumableVectorEnv:
     Resets are done here, not by the vector env's autoreset, so each new episode's seed is
     known: ``step`` returns the true last observation of a finished episode, and
     ``reset_done`` starts the next episodes.
+
+    ``seed`` may be a list of K seeds (an ensemble's members): the environments are then K
+    equal groups, group k drawing its episode seeds from ``seed[k]`` alone, as it would by itself.
     """
 
-    def __init__(self, env_id: str, num_envs: int, seed: int, **kwargs: Any) -> None:
+    def __init__(self, env_id: str, num_envs: int, seed: int | Sequence[int], **kwargs: Any) -> None:
         make_env(env_id, **kwargs).close()  # fail early, with deepq's message
         self.num_envs = num_envs
         self.envs = gym.vector.SyncVectorEnv(
             [lambda: make_env(env_id, training=True, **kwargs) for _ in range(num_envs)],
             autoreset_mode=gym.vector.AutoresetMode.DISABLED,
         )
-        self.seed_rng = np.random.default_rng(seed)
+        seeds = [seed] if isinstance(seed, int) else list(seed)
+        if num_envs % len(seeds):
+            raise ValueError(f"{num_envs} environments do not split into {len(seeds)} equal groups")
+        self.seed_rngs = [np.random.default_rng(s) for s in seeds]
+        self.group_size = num_envs // len(seeds)
         self.episode_seeds = [0] * num_envs
         self.episode_actions: list[list[int]] = [[] for _ in range(num_envs)]
         self.obs: np.ndarray | None = None
 
-    def _new_seeds(self, count: int) -> list[int]:
-        return [int(s) for s in self.seed_rng.integers(0, SEED_RANGE, size=count)]
+    def _new_seeds(self, indices: np.ndarray) -> list[int]:
+        """Episode seeds for the environments at ``indices`` (ascending), each from its group's generator."""
+        groups = indices // self.group_size
+        seeds: list[int] = []
+        for group in np.unique(groups):
+            count = int((groups == group).sum())
+            seeds += [int(s) for s in self.seed_rngs[group].integers(0, SEED_RANGE, size=count)]
+        return seeds
 
     def reset(self) -> np.ndarray:
         """Start an episode in every environment; returns the first observations."""
-        self.episode_seeds = self._new_seeds(self.num_envs)
+        self.episode_seeds = self._new_seeds(np.arange(self.num_envs))
         self.episode_actions = [[] for _ in range(self.num_envs)]
         self.obs, _ = self.envs.reset(seed=list(self.episode_seeds))
         return self.obs
@@ -65,7 +79,7 @@ class ResumableVectorEnv:
         if not done.any():
             return self.obs
         indices = np.flatnonzero(done)
-        seeds = self._new_seeds(len(indices))
+        seeds = self._new_seeds(indices)
         all_seeds: list[int | None] = [None] * self.num_envs
         for i, seed in zip(indices, seeds, strict=True):
             self.episode_seeds[i] = seed
@@ -77,7 +91,7 @@ class ResumableVectorEnv:
     def state_dict(self) -> dict[str, Any]:
         """Each environment's episode seed and actions so far, and the seed generator."""
         return {
-            "seed_rng": self.seed_rng.bit_generator.state,
+            "seed_rngs": [rng.bit_generator.state for rng in self.seed_rngs],
             "episode_seeds": list(self.episode_seeds),
             "episode_actions": [torch.tensor(a, dtype=torch.int64) for a in self.episode_actions],
             "obs": torch.from_numpy(np.array(self.obs)),
@@ -89,7 +103,9 @@ class ResumableVectorEnv:
         When an environment is not deterministic given its seed, the replayed observations
         differ from the saved ones; the caller then starts fresh episodes instead.
         """
-        self.seed_rng.bit_generator.state = state["seed_rng"]
+        saved = state["seed_rngs"] if "seed_rngs" in state else [state["seed_rng"]]  # older checkpoints
+        for rng, rng_state in zip(self.seed_rngs, saved, strict=True):
+            rng.bit_generator.state = rng_state
         self.episode_seeds = [int(s) for s in state["episode_seeds"]]
         self.episode_actions = [a.tolist() for a in state["episode_actions"]]
         obs, _ = self.envs.reset(seed=list(self.episode_seeds))

@@ -1,0 +1,335 @@
+"""Many seeds in one process: K independent agents trained as one batched ensemble.
+
+``deepq train CartPole-v1 --seeds 0-7`` trains 8 agents side by side. Each member has its own
+network, replay memory, exploration draws, environments and evaluations, seeded as a run of
+its seed alone would be; what is shared is the work: one vector environment steps all the
+members' environments, one batched forward pass picks all their greedy actions, and one
+learn step updates all their networks (``EnsembleMLP``: weights stacked along a leading member
+dimension, batched matrix products). The loss is the sum of the members' losses, so each
+member's gradient is its own; gradient-norm clipping is per member, and Adam's update is
+elementwise, so one optimizer keeps the members independent. Member k's results do not
+depend on which other members run beside it (``tests/test_ensemble.py`` checks this).
+
+Each member writes its own run directory (RUN_DIR/seed-K) as if it had been trained alone:
+config, metrics, evaluations, TensorBoard events, model, summary and learning curve.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepq.agent import DQNAgent, td_loss
+from deepq.config import DQNConfig
+from deepq.envs import ResumableVectorEnv, env_spaces
+from deepq.envs.atari import clip_reward
+from deepq.evaluation import evaluate_members
+from deepq.logging import ProgressDisplay, RunLogger
+from deepq.networks import MLP, EnsembleMLP
+from deepq.replay import Batch, ReplayBuffer
+from deepq.replay.uniform import to_device
+from deepq.schedules import epsilon_at, learning_rate_at
+from deepq.train import EVAL_SEED_OFFSET, RunError, StopRequest, Trainer, check_memory
+
+
+def check_ensemble_config(config: DQNConfig, obs_shape: tuple[int, ...]) -> None:
+    """Refuse, with the way out, what the ensemble does not batch."""
+    refused = [
+        (len(obs_shape) != 1, "image observations (the CNN)"),
+        (config.prioritized, "prioritized=true"),
+        (config.n_step > 1, "n_step > 1"),
+        (config.exploration != "epsilon", "exploration=boltzmann"),
+    ]
+    for bad, what in refused:
+        if bad:
+            raise RunError(f"--seeds trains MLP agents with uniform 1-step replay and epsilon-greedy "
+                           f"exploration; {what} is not batched yet. Train those seeds one at a time with --seed")
+
+
+class EnsembleReplay:
+    """K equal replay memories in stacked arrays ``(K, capacity, ...)``; member k samples its
+    rows with its own generator, exactly as its ``ReplayBuffer`` would alone."""
+
+    def __init__(self, members: int, capacity: int, obs_shape: tuple[int, ...], obs_dtype: Any,
+                 gamma: float, device: torch.device, seeds: Sequence[int]) -> None:
+        self.capacity = int(capacity)
+        self.device = device
+        self.obs = np.zeros((members, self.capacity, *obs_shape), dtype=obs_dtype)
+        self.next_obs = np.zeros_like(self.obs)
+        self.actions = np.zeros((members, self.capacity), dtype=np.int64)
+        self.rewards = np.zeros((members, self.capacity), dtype=np.float32)
+        self.terminated = np.zeros((members, self.capacity), dtype=np.float32)
+        self.gamma = float(gamma)
+        self.rngs = [np.random.default_rng(seed) for seed in seeds]
+        self._member_rows = np.arange(members)[:, None]
+        self.cursor = 0
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+            terminated: np.ndarray) -> None:
+        """Store one vector step: every array is ``(K, n, ...)``, n environments per member."""
+        n = actions.shape[1]
+        rows = (self.cursor + np.arange(n)) % self.capacity
+        self.obs[:, rows] = obs
+        self.next_obs[:, rows] = next_obs
+        self.actions[:, rows] = actions
+        self.rewards[:, rows] = rewards
+        self.terminated[:, rows] = terminated
+        self.cursor = int((self.cursor + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int) -> Batch:
+        """A ``(K, batch_size)`` batch, each member's rows distinct and uniformly drawn."""
+        if self.size < batch_size:
+            raise ValueError(f"cannot sample {batch_size} from a memory holding {self.size}")
+        indices = np.stack([rng.choice(self.size, batch_size, replace=False) for rng in self.rngs])
+        rows = (self._member_rows, indices)
+        return Batch(
+            obs=to_device(self.obs[rows], self.device),
+            actions=to_device(self.actions[rows], self.device),
+            rewards=to_device(self.rewards[rows], self.device),
+            next_obs=to_device(self.next_obs[rows], self.device),
+            terminated=to_device(self.terminated[rows], self.device),
+            discounts=torch.full(indices.shape, self.gamma, device=self.device),
+            weights=None, indices=indices,
+        )
+
+
+class EnsembleAgent(DQNAgent):
+    """A ``DQNAgent`` whose network is an ``EnsembleMLP``: observations ``(K, n, ...)`` in,
+    one Q-value table per member out. ``learn`` is the solo learn step, unchanged."""
+
+    def __init__(self, members: Sequence[DQNAgent], config: DQNConfig, device: torch.device) -> None:
+        nets = [member.q_net for member in members]
+        if not all(isinstance(net, MLP) for net in nets):
+            raise RunError("--seeds needs MLP members")
+        first = members[0]
+        super().__init__(first.obs_shape, first.n_actions, config, device,
+                         q_net=EnsembleMLP(nets))  # type: ignore[arg-type]
+        self.members = len(members)
+
+    def act(self, obs: np.ndarray, epsilon: float, rng: Any) -> np.ndarray:
+        """Epsilon-greedy actions ``(K, n)``; ``rng`` is one generator per member, drawn from
+        in the order a solo agent draws."""
+        explore = np.stack([member_rng.random(obs.shape[1]) < epsilon for member_rng in rng])
+        actions = np.stack([member_rng.integers(0, self.n_actions, size=obs.shape[1]) for member_rng in rng])
+        if not explore.all():
+            actions = np.where(explore, actions, self.greedy(obs))
+        return actions
+
+    def clip_grad_norm(self, max_norm: float) -> None:
+        """Per-member clipping: member k's gradients scaled by its own global norm."""
+        grads = [p.grad for p in self.q_net.parameters() if p.grad is not None]
+        squares = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads]).sum(0)  # (K,)
+        scale = (max_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
+
+    def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
+        """Member ``k``'s network as a plain MLP's state dict."""
+        net = self.q_net
+        assert isinstance(net, EnsembleMLP)
+        return net.member_state_dict(k)
+
+
+class EnsembleTrainer:
+    """Trains one agent per seed, batched (see the module's docstring).
+
+    Each member is a ``Trainer`` used for its bookkeeping: run directory, counters, logs,
+    evaluations, summary and model file. The loop below does the acting, stepping, storing and
+    learning for all members at once.
+    """
+
+    def __init__(
+        self, env_id: str, config: DQNConfig, seeds: Sequence[int], run_dir: str | Path,
+        total_steps: int | None = None, device: str = "auto", progress: bool | None = None,
+        env_kwargs: dict[str, Any] | None = None, preset: str | None = None,
+    ) -> None:
+        if len(set(seeds)) != len(seeds):
+            raise RunError(f"--seeds lists a seed twice ({list(seeds)}); give distinct seeds")
+        self.env_id, self.config, self.seeds = env_id, config, list(seeds)
+        self.run_dir = Path(run_dir)
+        self.show_progress = progress
+        self.env_kwargs = dict(env_kwargs or {})
+        obs_shape, obs_dtype, _ = env_spaces(env_id, **self.env_kwargs)
+        check_ensemble_config(config, obs_shape)
+        # Each member is built as its solo run would be, so its network starts from its seed's
+        # weights; the members' own replay memories are never written (zeroed pages cost nothing).
+        self.members = [
+            Trainer(env_id, config, seed=seed, run_dir=self.run_dir / f"seed-{seed}", total_steps=total_steps,
+                    device=device, progress=False, env_kwargs=env_kwargs, preset=preset)
+            for seed in self.seeds
+        ]
+        first = self.members[0]
+        self.total_steps, self.device = first.total_steps, first.device
+        self.agent = EnsembleAgent([m.agent for m in self.members], config, self.device)
+        for member in self.members:
+            member.replay = None
+        check_memory(len(self.seeds) * ReplayBuffer.bytes_needed(config.buffer_size, first.obs_shape, obs_dtype))
+        self.replay = EnsembleReplay(len(self.seeds), config.buffer_size, first.obs_shape, obs_dtype,
+                                     config.gamma, self.device, seeds=[seed + 1 for seed in self.seeds])
+        self.step = 0
+        self.gradient_steps = 0
+        self.stop = StopRequest()
+
+    @property
+    def stop_signal(self) -> int | None:
+        """The signal that interrupted the run, if any."""
+        return self.stop.signal
+
+    def run(self) -> list[dict[str, Any]]:
+        """Train every member for ``total_steps`` env steps; returns their summaries."""
+        config, agent, members = self.config, self.agent, self.members
+        k_members, n = len(members), config.num_envs
+        for member in members:
+            member._prepare_run_dir()
+        hparams = {"env_id": self.env_id, **config.to_dict()}
+        loggers = [RunLogger(m.run_dir, self.total_steps, {**hparams, "seed": m.seed}, quiet=True)
+                   for m in members]
+        display = ProgressDisplay(self.total_steps, self.show_progress, label=f"train x{k_members}")
+        envs = ResumableVectorEnv(self.env_id, k_members * n, seed=self.seeds, **self.env_kwargs)
+        obs = envs.reset()
+        rngs = [m.rng for m in members]
+
+        def split(array: np.ndarray) -> np.ndarray:  # (K * n, ...) -> (K, n, ...): member k's envs
+            return array.reshape(k_members, n, *array.shape[1:])
+
+        recent: list[deque[float]] = [deque(maxlen=100) for _ in members]
+        episode_return = np.zeros(k_members * n)
+        episode_length = np.zeros(k_members * n, dtype=np.int64)
+        gradient_steps = config.gradient_steps if config.gradient_steps > 0 else n * config.train_freq
+        next_eval = config.eval_interval or self.total_steps
+        next_checkpoint = config.checkpoint_interval or self.total_steps
+        last_target_update = 0
+        start = time.perf_counter()
+        sps_clock, sps_step = start, 0
+        self.stop.catch()
+        try:
+            while self.step < self.total_steps and self.stop.signal is None:
+                # act
+                epsilon = epsilon_at(config, self.step, self.total_steps)
+                actions = agent.act(split(obs), epsilon, rngs)
+                # step
+                next_obs, rewards, terminated, truncated = envs.step(actions.reshape(-1))
+                done = terminated | truncated
+                # store
+                learn_rewards = clip_reward(rewards) if config.clip_rewards else rewards
+                self.replay.add(split(obs), actions, split(learn_rewards), split(next_obs), split(terminated))
+                obs = envs.reset_done(done)
+                self.step += n
+                episode_return += rewards
+                episode_length += 1
+                for i in np.flatnonzero(done):
+                    member, k = members[i // n], i // n
+                    member.state.step = self.step
+                    member.state.episodes += 1
+                    recent[k].append(float(episode_return[i]))
+                    loggers[k].episode(self.step, member.state.episodes, float(episode_return[i]),
+                                       int(episode_length[i]), epsilon, member._wall(start))
+                    episode_return[i], episode_length[i] = 0.0, 0
+                    member._check_train_solved(recent[k])
+
+                # learn
+                if (self.step >= config.learning_starts and len(self.replay) >= config.batch_size
+                        and (self.step // n) % config.train_freq == 0):
+                    agent.set_learning_rate(learning_rate_at(config, self.step, self.total_steps))
+                    for _ in range(gradient_steps):
+                        info = agent.learn(self.replay.sample(config.batch_size))
+                        self.gradient_steps += 1
+                    if config.target_update_interval and (
+                        self.step - last_target_update >= config.target_update_interval
+                    ):
+                        agent.update_target()
+                        last_target_update = self.step
+                    if self.gradient_steps % 100 < gradient_steps:
+                        self._log_losses(info, loggers)
+
+                # log
+                now = time.perf_counter()
+                if now - sps_clock >= 0.5:
+                    sps = (self.step - sps_step) * k_members / (now - sps_clock)
+                    sps_clock, sps_step = now, self.step
+                    averages = [float(np.mean(r)) for r in recent if r]
+                    display.status(self.step, sum(m.state.episodes for m in members),
+                                   float(np.mean(averages)) if averages else None, epsilon, sps)
+
+                # evaluate
+                if self.step >= next_eval:
+                    next_eval += config.eval_interval or self.total_steps
+                    self._evaluate(loggers, display, start)
+
+                # save each member's model, so a crash loses at most one interval
+                if self.step >= next_checkpoint:
+                    next_checkpoint += config.checkpoint_interval or self.total_steps
+                    self._save_models(loggers)
+        finally:
+            self.stop.release()
+            envs.close()
+            display.close()
+
+        interrupted = self.stop.signal is not None
+        if not interrupted and members[0].state.last_eval_step != self.step:
+            self._evaluate(loggers, None, start)
+        self._save_models(loggers)
+        summaries = []
+        for member, logger, member_recent in zip(members, loggers, recent, strict=True):
+            member.state.recent_returns = list(member_recent)
+            summary = member._summary(start, interrupted)
+            summary["ensemble_seeds"] = self.seeds
+            (member.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            logger.close()
+            summaries.append(summary)
+        if not interrupted:
+            from deepq.plotting import plot_run
+
+            for member in members:
+                plot_run(member.run_dir, member.run_dir / "learning_curve.png")
+        return summaries
+
+    def _sync(self) -> None:
+        for member in self.members:
+            member.state.step, member.state.gradient_steps = self.step, self.gradient_steps
+
+    def _log_losses(self, info: dict[str, Any], loggers: list[RunLogger]) -> None:
+        """Each member's TD loss and mean Q(s, a), from the last learn step."""
+        errors, q_values = info["td_error"], info["q_taken"]
+        for k, logger in enumerate(loggers):
+            loss = float(td_loss(errors[k], torch.zeros_like(errors[k]), self.config.loss))
+            if not np.isfinite(loss):
+                raise RunError(f"training diverged at step {self.step} (seed {self.seeds[k]}: the loss is "
+                               f"{loss}); lower learning_rate or set max_grad_norm")
+            logger.scalars(self.step, {"losses/td_loss": loss, "losses/q_values": float(q_values[k].mean())})
+
+    def _evaluate(self, loggers: list[RunLogger], display: ProgressDisplay | None, start: float) -> None:
+        """All members' greedy evaluations as one batch; each recorded in its own run."""
+        self._sync()
+        self.agent.q_net.eval()
+        returns = evaluate_members(self.agent.greedy, self.env_id, self.config.eval_episodes,
+                                   [seed + EVAL_SEED_OFFSET for seed in self.seeds], env_kwargs=self.env_kwargs)
+        self.agent.q_net.train()
+        for member, logger, member_returns in zip(self.members, loggers, returns, strict=True):
+            solved_before = member.state.solved_at_step is not None
+            member.record_evaluation(member_returns, logger, start)
+            if display is not None and not solved_before and member.state.solved_at_step is not None:
+                display.message(f"seed {member.seed}: solved at step {member.state.solved_at_step} "
+                                f"after {member.state.solved_at_seconds:.1f} s")
+
+    def _save_models(self, loggers: list[RunLogger]) -> None:
+        """Write each member's model.pt (a plain model file: `deepq eval` and `DQN.load` read it)."""
+        self._sync()
+        for k, (member, logger) in enumerate(zip(self.members, loggers, strict=True)):
+            logger.flush()
+            net: nn.Module = member.agent.q_net
+            net.load_state_dict(self.agent.member_state_dict(k))
+            member.save_model()

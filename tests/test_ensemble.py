@@ -1,0 +1,145 @@
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deepq.agent import DQNAgent
+from deepq.config import build_config
+from deepq.ensemble import EnsembleAgent, EnsembleTrainer
+from deepq.networks import MLP, EnsembleMLP
+from deepq.train import RunError, Trainer
+
+SHORT = {"learning_starts": 300, "eval_interval": 0, "eval_episodes": 5, "buffer_size": 5000,
+         "hidden_sizes": "32,32", "num_envs": 2}
+
+
+def members(count, dueling=False, seed=0):
+    torch.manual_seed(seed)
+    return [MLP(4, 3, (16, 8), dueling) for _ in range(count)]
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+def test_each_member_computes_what_its_own_mlp_computes(dueling):
+    nets = members(3, dueling)
+    ensemble = EnsembleMLP(nets)
+    obs = torch.randn(3, 5, 4)
+    out = ensemble(obs)
+    assert out.shape == (3, 5, 3)
+    for k, net in enumerate(nets):
+        torch.testing.assert_close(out[k], net(obs[k]))
+        copy = MLP(4, 3, (16, 8), dueling)
+        copy.load_state_dict(ensemble.member_state_dict(k))  # a member saves as a plain MLP
+        torch.testing.assert_close(copy(obs[k]), net(obs[k]))
+
+
+def test_gradient_clipping_is_per_member():
+    config, _ = build_config("CartPole-v1", overrides={"hidden_sizes": "16,8"})
+    torch.manual_seed(0)
+    solo = [DQNAgent((4,), 2, config) for _ in range(2)]
+    agent = EnsembleAgent(solo, config, torch.device("cpu"))
+    obs = torch.randn(2, 6, 4)
+    scale = torch.tensor([1000.0, 0.001]).view(2, 1, 1)  # member 0 clipped, member 1 not
+    (agent.q_net(obs) * scale).sum().backward()
+    agent.clip_grad_norm(1.0)
+    for k, member in enumerate(solo):
+        (member.q_net(obs[k]) * scale[k]).sum().backward()
+        nn.utils.clip_grad_norm_(member.q_net.parameters(), 1.0)
+        expected = [p.grad for p in member.q_net.parameters()]  # weight, bias, weight, bias, ...
+        got = []
+        for weight, bias in zip(agent.q_net.weights, agent.q_net.biases, strict=True):
+            got += [weight.grad[k], bias.grad[k, 0]]
+        assert len(got) == len(expected)
+        for mine, reference in zip(got, expected, strict=True):
+            torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-6)
+    norms = [torch.sqrt(sum(g[k].pow(2).sum() for g in (p.grad for p in agent.q_net.parameters())))
+             for k in range(2)]
+    assert norms[0] == pytest.approx(1.0, rel=1e-4) and norms[1] < 1.0
+
+
+def ensemble_run(tmp_path, name, seeds, steps=1200):
+    config, _ = build_config("CartPole-v1", overrides=SHORT)
+    trainer = EnsembleTrainer("CartPole-v1", config, seeds, tmp_path / name, total_steps=steps,
+                              device="cpu", progress=False)
+    return trainer.run()
+
+
+def episodes(run_dir):
+    with open(run_dir / "metrics.csv") as handle:
+        return [(r["global_step"], r["return"]) for r in csv.DictReader(handle)]
+
+
+def weights(run_dir):
+    return torch.load(run_dir / "model.pt", weights_only=True)["q_net"]
+
+
+def test_a_member_does_not_depend_on_the_others(tmp_path):
+    """Seed 3 alone and seed 3 beside seed 1: the same episodes and the same weights."""
+    ensemble_run(tmp_path, "alone", [3])
+    ensemble_run(tmp_path, "pair", [1, 3])
+    alone, pair = tmp_path / "alone" / "seed-3", tmp_path / "pair" / "seed-3"
+    assert episodes(alone) == episodes(pair)
+    for key, value in weights(alone).items():
+        torch.testing.assert_close(weights(pair)[key], value, rtol=1e-5, atol=1e-6)
+    assert episodes(tmp_path / "pair" / "seed-1") != episodes(pair)
+
+
+def test_a_member_trains_as_its_seed_would_alone(tmp_path):
+    """The ensemble's member matches a plain Trainer run of its seed (the same environments,
+    exploration, replay samples and initial weights), up to floating-point rounding."""
+    summaries = ensemble_run(tmp_path, "ens", [0, 7])
+    config, _ = build_config("CartPole-v1", overrides=SHORT)
+    solo = Trainer("CartPole-v1", config, seed=7, run_dir=tmp_path / "solo", total_steps=1200,
+                   device="cpu", progress=False).run()
+    member = tmp_path / "ens" / "seed-7"
+    assert episodes(member) == episodes(tmp_path / "solo")
+    for key, value in weights(tmp_path / "solo").items():
+        torch.testing.assert_close(weights(member)[key], value, rtol=1e-4, atol=1e-5)
+    summary = json.loads((member / "summary.json").read_text())
+    assert summary == summaries[1] and summary["seed"] == 7 and summary["ensemble_seeds"] == [0, 7]
+    assert summary["gradient_steps"] == solo["gradient_steps"] and summary["episodes"] == solo["episodes"]
+    assert summary["final_eval_mean"] == pytest.approx(solo["final_eval_mean"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("prioritized=true", "prioritized=true is not batched"),
+    ("n_step=3", "n_step > 1 is not batched"),
+    ("exploration=boltzmann", "exploration=boltzmann is not batched"),
+])
+def test_what_is_not_batched_is_refused_with_the_way_out(tmp_path, override, message):
+    config, _ = build_config("CartPole-v1", overrides=dict([override.split("=")]))
+    with pytest.raises(RunError, match=message):
+        EnsembleTrainer("CartPole-v1", config, [0, 1], tmp_path / "x", progress=False)
+
+
+def deepq(*args):
+    return subprocess.run([sys.executable, "-m", "deepq.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_the_command_trains_seeds_into_their_own_run_directories(tmp_path):
+    run = tmp_path / "many"
+    result = deepq("train", "CartPole-v1", "--seeds", "0-2", "--steps", "900", "--run-dir", str(run),
+                   "--no-progress", "--set", "learning_starts=300", "eval_episodes=5", "hidden_sizes=16,16")
+    assert result.returncode == 0, result.stderr
+    assert "3 seeds in" in result.stdout
+    for seed in range(3):
+        member = run / f"seed-{seed}"
+        for name in ("config.json", "metrics.csv", "evaluations.csv", "summary.json", "model.pt",
+                     "learning_curve.png"):
+            assert (member / name).stat().st_size > 0, (seed, name)
+        assert json.loads((member / "summary.json").read_text())["seed"] == seed
+        assert f"seed {seed}: " in result.stdout
+    result = deepq("eval", str(run / "seed-2"), "--episodes", "3", "--json")  # a plain model file
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["episodes"] == 3
+
+    for args, message in [(["--seeds", "0,0"], "lists a seed twice"),
+                          (["--seeds", "0-1", "--seed", "3"], "does not combine with --seed"),
+                          (["--seeds", "0-1", "--set", "prioritized=true"], "not batched")]:
+        result = deepq("train", "CartPole-v1", *args, "--run-dir", str(tmp_path / "bad"))
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert np.all([not (tmp_path / "bad" / f"seed-{s}" / "summary.json").exists() for s in (0, 1)])
