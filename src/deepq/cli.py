@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import signal
 import sys
@@ -62,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save-replay", action="store_true", help="keep the replay memory in checkpoints")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a live bar")
-    train.add_argument("--threads", type=int, default=1,
-                       help="torch CPU threads (default 1: small nets only lose time to threading)")
+    train.add_argument("--threads", type=int,
+                       help="torch CPU threads (default 1: small nets only lose time to threading; "
+                            "with --seeds, one per core, up to 8)")
 
     resume = commands.add_parser("resume", help="continue a stopped run")
     resume.add_argument("run_dir", type=Path)
@@ -102,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deepq.train import Trainer
 
     progress = False if args.no_progress else None
-    _set_threads(args.threads)
+    _set_threads(args.threads if args.threads is not None else min(8, _cores()) if args.seeds else 1)
     if args.resume is not None:
         if args.env_id:
             raise UserError("give either ENV_ID or --resume RUN_DIR, not both")
@@ -171,6 +173,13 @@ def _clear_run_dir(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
     for old in [*run_dir.glob("events.out.tfevents.*"), *run_dir.glob("checkpoints/checkpoint_*.pt")]:
         old.unlink()
+
+
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _set_threads(threads: int) -> None:
