@@ -41,10 +41,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=_seed_list, default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--set", nargs="+", default=[], dest="overrides", metavar="KEY=VALUE",
+                        help="hyperparameters over the preset's, as `deepq train --set` takes them")
     args = parser.parse_args()
+    from deepq.config import parse_overrides
+
+    overrides = parse_overrides(args.overrides)
     with ProcessPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(run_seed, [(args.env_id, args.preset, s, args.steps) for s in args.seeds]))
-    print(f"\n{args.env_id}, preset {results[0]['preset']}, {args.jobs} runs at a time, "
+        results = list(pool.map(run_seed, [(args.env_id, args.preset, s, args.steps, overrides) for s in args.seeds]))
+    print(f"\n{args.env_id}, preset {results[0]['preset']}{' with ' + ' '.join(args.overrides) if args.overrides else ''}, "
+          f"{args.jobs} runs at a time, "
           f"threshold {results[0]['solved_threshold']}")
     print(f"{'seed':>4} {'solved at step':>15} {'solved at s':>12} {'final mean':>11} {'still solved':>13} "
           f"{'steps':>7} {'wall s':>7} {'steps/s':>8}")
