@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from deepq.agent import DQNAgent, td_loss
 from deepq.config import DQNConfig
@@ -68,6 +67,7 @@ class EnsembleReplay:
         self.rewards = np.zeros((members, self.capacity), dtype=np.float32)
         self.terminated = np.zeros((members, self.capacity), dtype=np.float32)
         self.gamma = float(gamma)
+        self._gamma_rows: torch.Tensor | None = None
         self.rngs = [np.random.default_rng(seed) for seed in seeds]
         self._member_rows = np.arange(members)[:, None]
         self.cursor = 0
@@ -89,6 +89,12 @@ class EnsembleReplay:
         self.cursor = int((self.cursor + n) % self.capacity)
         self.size = min(self.size + n, self.capacity)
 
+    def _discounts(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """gamma for every row (one-step returns), built once per batch shape."""
+        if self._gamma_rows is None or self._gamma_rows.shape != shape:
+            self._gamma_rows = torch.full(shape, self.gamma, device=self.device)
+        return self._gamma_rows
+
     def sample(self, batch_size: int) -> Batch:
         """A ``(K, batch_size)`` batch, each member's rows distinct and uniformly drawn."""
         if self.size < batch_size:
@@ -101,7 +107,7 @@ class EnsembleReplay:
             rewards=to_device(self.rewards[rows], self.device),
             next_obs=to_device(self.next_obs[rows], self.device),
             terminated=to_device(self.terminated[rows], self.device),
-            discounts=torch.full(indices.shape, self.gamma, device=self.device),
+            discounts=self._discounts(indices.shape),
             weights=None, indices=indices,
         )
 
@@ -136,12 +142,6 @@ class EnsembleAgent(DQNAgent):
         for g in grads:
             g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
 
-    def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
-        """Member ``k``'s network as a plain MLP's state dict."""
-        net = self.q_net
-        assert isinstance(net, EnsembleMLP)
-        return net.member_state_dict(k)
-
 
 class EnsembleTrainer:
     """Trains one agent per seed, batched (see the module's docstring).
@@ -174,6 +174,7 @@ class EnsembleTrainer:
         first = self.members[0]
         self.total_steps, self.device = first.total_steps, first.device
         self.agent = EnsembleAgent([m.agent for m in self.members], config, self.device)
+        self.ensemble_net: EnsembleMLP = self.agent.q_net  # type: ignore[assignment]
         for member in self.members:
             member.replay = None
         check_memory(len(self.seeds) * ReplayBuffer.bytes_needed(config.buffer_size, first.obs_shape, obs_dtype))
@@ -330,6 +331,5 @@ class EnsembleTrainer:
         self._sync()
         for k, (member, logger) in enumerate(zip(self.members, loggers, strict=True)):
             logger.flush()
-            net: nn.Module = member.agent.q_net
-            net.load_state_dict(self.agent.member_state_dict(k))
+            member.agent.q_net.load_state_dict(self.ensemble_net.member_state_dict(k))
             member.save_model()
