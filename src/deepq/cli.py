@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a DQN on a Gymnasium environment")
     train.add_argument("env_id", nargs="?", help="Gymnasium id, e.g. CartPole-v1 (not with --resume)")
     train.add_argument("--preset", help="named hyperparameters (`deepq presets`); default: the env's own")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.add_argument("--seeds", type=_seed_list, metavar="SEEDS",
                        help="train one agent per seed (0-7 or 1,4,9) as one batched ensemble; "
                             "each writes RUN_DIR/seed-K")
@@ -116,7 +116,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config, preset = build_config(args.env_id, args.preset, overrides)
     if args.seeds is not None:
         return _train_ensemble(args, config, preset.name if preset else None)
-    run_dir = args.run_dir or Path("runs") / f"{args.env_id.replace('/', '_')}-seed{args.seed}"
+    seed = 0 if args.seed is None else args.seed
+    run_dir = args.run_dir or Path("runs") / f"{args.env_id.replace('/', '_')}-seed{seed}"
     if (run_dir / "checkpoint.pt").exists() and not args.overwrite:
         raise UserError(
             f"{run_dir} already holds a run; continue it with `deepq resume {run_dir}`, "
@@ -125,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.overwrite:
         _clear_run_dir(run_dir)
     trainer = Trainer(
-        args.env_id, config, seed=args.seed, run_dir=run_dir, total_steps=args.steps,
+        args.env_id, config, seed=seed, run_dir=run_dir, total_steps=args.steps,
         device=args.device, stop_when_solved=args.stop_when_solved, progress=progress,
         preset=preset.name if preset else None, save_replay=args.save_replay,
     )
@@ -136,7 +137,7 @@ def _train_ensemble(args: argparse.Namespace, config: Any, preset: str | None) -
     """``deepq train ENV_ID --seeds 0-7``: one batched ensemble, one run directory per seed."""
     from deepq.ensemble import EnsembleTrainer
 
-    for flag, given in (("--seed", args.seed != 0), ("--stop-when-solved", args.stop_when_solved),
+    for flag, given in (("--seed", args.seed is not None), ("--stop-when-solved", args.stop_when_solved),
                         ("--save-replay", args.save_replay)):
         if given:
             raise UserError(f"--seeds does not combine with {flag}; drop one of them")

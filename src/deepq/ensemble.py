@@ -123,7 +123,6 @@ class EnsembleAgent(DQNAgent):
         first = members[0]
         super().__init__(first.obs_shape, first.n_actions, config, device,
                          q_net=EnsembleMLP(nets))  # type: ignore[arg-type]
-        self.members = len(members)
 
     def act(self, obs: np.ndarray, epsilon: float, rng: Any) -> np.ndarray:
         """Epsilon-greedy actions ``(K, n)``; ``rng`` is one generator per member, drawn from

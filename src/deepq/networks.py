@@ -55,19 +55,16 @@ class EnsembleMLP(nn.Module):
 
     def __init__(self, members: Sequence[MLP]) -> None:
         super().__init__()
-        first = members[0]
-        self.names = [name for name, _ in first.named_parameters()]  # "body.0.weight", ...
-        self.dueling = first.head.dueling
-        stacked = {name: torch.stack([dict(m.named_parameters())[name].detach() for m in members])
-                   for name in self.names}
+        params = [dict(m.named_parameters()) for m in members]
+        # "body.0", "body.2", ..., "head.advantage" (and "head.value" when dueling), in order.
+        self.layers = [name[: -len(".weight")] for name in params[0] if name.endswith(".weight")]
+        self.dueling = members[0].head.dueling
         # Weights (K, out, in) as nn.Linear keeps them; biases (K, 1, out).
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for name in self.names:
-            if name.endswith("weight"):
-                self.weights.append(nn.Parameter(stacked[name].clone()))
-                self.biases.append(nn.Parameter(stacked[name[: -len("weight")] + "bias"].unsqueeze(1).clone()))
-        self.members = len(members)
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.stack([p[f"{layer}.weight"].detach() for p in params])) for layer in self.layers])
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.stack([p[f"{layer}.bias"].detach() for p in params]).unsqueeze(1))
+             for layer in self.layers])
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float()
@@ -83,8 +80,7 @@ class EnsembleMLP(nn.Module):
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k``'s weights as the state dict of a plain ``MLP``."""
         state: dict[str, torch.Tensor] = {}
-        layers = [name[: -len(".weight")] for name in self.names if name.endswith("weight")]
-        for layer, weight, bias in zip(layers, self.weights, self.biases, strict=True):
+        for layer, weight, bias in zip(self.layers, self.weights, self.biases, strict=True):
             state[f"{layer}.weight"] = weight[k].detach().clone()
             state[f"{layer}.bias"] = bias[k, 0].detach().clone()
         return state
