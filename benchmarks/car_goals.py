@@ -14,11 +14,12 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 
-def run(args: tuple[str, int, int, str]) -> dict[str, Any]:
-    map_name, seed, frames, brain = args
+def run(args: tuple[str, int, int, str, dict[str, Any]]) -> dict[str, Any]:
+    map_name, seed, frames, brain, overrides = args
     from deepq.car.train import train_car
 
-    return train_car(map_name, frames, seed, tempfile.mkdtemp(prefix="deepq-car-"), brain, progress=False)
+    return train_car(map_name, frames, seed, tempfile.mkdtemp(prefix="deepq-car-"), brain, progress=False,
+                     overrides=overrides)
 
 
 def main() -> None:
@@ -30,11 +31,17 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--brain", default="course")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--set", nargs="+", default=[], dest="overrides", metavar="KEY=VALUE",
+                        help="brain hyperparameters over the defaults, as `deepq car train --set` takes them")
     args = parser.parse_args()
-    jobs = [(m, s, args.frames, args.brain) for m in args.maps for s in args.seeds]
+    from deepq.config import parse_overrides
+
+    overrides = parse_overrides(args.overrides)
+    jobs = [(m, s, args.frames, args.brain, overrides) for m in args.maps for s in args.seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run, jobs))
-    print(f"\nbrain {args.brain}, {args.frames} frames, {args.jobs} runs at a time")
+    print(f"\nbrain {args.brain}{' with ' + ' '.join(args.overrides) if args.overrides else ''}, "
+          f"{args.frames} frames, {args.jobs} runs at a time")
     print(f"{'map':>8} {'seed':>4} {'goals/10k last':>15} {'sand last 10k':>14} {'goals':>6} {'frames/s':>9}")
     for r in results:
         print(f"{r['map']:>8} {r['seed']:>4} {r['goals_per_10k_last']:>15} {r['sand_fraction_last']:>14.2%} "

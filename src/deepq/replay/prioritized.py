@@ -39,7 +39,8 @@ class SumTree:
         self.groups = [level.reshape(-1, b) for level in self.levels]
         upper = np.triu(np.ones((b, b)))  # x @ upper: running sums within each row
         self._running = upper
-        self._running_both = np.hstack([upper, upper - np.eye(b)])  # inclusive and exclusive
+        # x @ this: column j is the sum of the children before child j; column b, all of them
+        self._running_before = np.hstack([np.zeros((b, 1)), upper])
         self._ones = np.ones(b)
         self._before = np.zeros(len(self.levels[-1]) + 1)  # reused by every search
 
@@ -85,11 +86,12 @@ class SumTree:
         rows = np.arange(len(values))
         b = self.branching
         for groups in reversed(self.groups[:-1]):
-            running = groups[nodes] @ self._running_both  # inclusive | exclusive running sums
-            inclusive, exclusive = running[:, :b], running[:, b:]
-            np.minimum(values, np.nextafter(inclusive[:, -1], 0.0), out=values)
-            choice = (inclusive <= values[:, None]).argmin(axis=1)  # the first sum above the value
-            values -= exclusive[rows, choice]
+            before_child = groups[nodes] @ self._running_before  # (batch, b + 1)
+            np.minimum(values, np.nextafter(before_child[:, b], 0.0), out=values)
+            # the chosen child is the first whose running sum ends above the value: count the
+            # running sums that end at or below it (zero-priority children are counted, so skipped)
+            choice = (before_child[:, 1:b] <= values[:, None]).sum(axis=1)
+            values -= before_child[rows, choice]
             np.maximum(values, 0.0, out=values)  # a rounding below 0 would pick an empty first child
             nodes = nodes * b + choice
         return nodes
