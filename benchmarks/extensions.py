@@ -16,10 +16,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 from presets import run_seed
 
+# The lunarlander preset uses 3-step returns; the base turns them off.
 VARIANTS = {
-    "base (double DQN)": {},
-    "+ dueling": {"dueling": True},
-    "+ prioritized": {"prioritized": True},
+    "base (double DQN, 1-step)": {"n_step": 1},
+    "+ dueling": {"n_step": 1, "dueling": True},
+    "+ prioritized": {"n_step": 1, "prioritized": True},
     "+ 3-step returns": {"n_step": 3},
     "all (rainbow-lite)": {"dueling": True, "prioritized": True, "n_step": 3},
 }

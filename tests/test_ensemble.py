@@ -106,9 +106,9 @@ def test_a_member_trains_as_its_seed_would_alone(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("prioritized=true", "prioritized=true is not batched"),
-    ("n_step=3", "n_step > 1 is not batched"),
-    ("exploration=boltzmann", "exploration=boltzmann is not batched"),
+    ("prioritized=true", "prioritized=true is not batched.* or add --set prioritized=false"),
+    ("n_step=3", "n_step=3 is not batched.* or add --set n_step=1"),
+    ("exploration=boltzmann", "exploration=boltzmann is not batched.* or add --set exploration=epsilon"),
 ])
 def test_what_is_not_batched_is_refused_with_the_way_out(tmp_path, override, message):
     config, _ = build_config("CartPole-v1", overrides=dict([override.split("=")]))

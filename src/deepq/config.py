@@ -272,17 +272,18 @@ _preset(
     max_grad_norm=100.0, total_steps=100_000, solved_threshold=475.0, eval_interval=10_000,
 )
 _preset(
-    "lunarlander", "LunarLander-v3", "256-256 MLP, double DQN, hard target copy every 1000 steps, lr annealed",
-    learning_rate=6e-4, lr_final_fraction=0.1, batch_size=128, buffer_size=100_000,
+    "lunarlander", "LunarLander-v3",
+    "256-256 MLP, double DQN, 3-step returns, hard target copy every 1000 steps, lr annealed to 0",
+    learning_rate=6e-4, lr_final_fraction=0.0, n_step=3, batch_size=128, buffer_size=100_000,
     learning_starts=5_000, gamma=0.99, train_freq=2, gradient_steps=1, num_envs=1,
     target_update_interval=1_000, tau=1.0, double=True, hidden_sizes=(256, 256),
     exploration_fraction=0.1, exploration_final_eps=0.02, total_steps=200_000,
     eval_interval=10_000, solved_threshold=200.0,
 )
 _preset(
-    "rainbow-lite", "LunarLander-v3", "the lunarlander preset plus dueling, prioritized replay, 3-step returns",
+    "rainbow-lite", "LunarLander-v3", "the lunarlander preset (3-step returns) plus dueling and prioritized replay",
     **{**PRESETS["lunarlander"].overrides, "dueling": True, "prioritized": True, "priority_alpha": 0.6,
-       "priority_beta": 0.4, "n_step": 3},
+       "priority_beta": 0.4},
 )
 _preset(
     "lunarlander-tutorial", "LunarLander-v3", "the LunarLander tutorial: 8-256-256-4, no target net, eps decrement",

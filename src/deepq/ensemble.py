@@ -41,16 +41,18 @@ from deepq.train import EVAL_SEED_OFFSET, RunError, StopRequest, Trainer, check_
 
 def check_ensemble_config(config: DQNConfig, obs_shape: tuple[int, ...]) -> None:
     """Refuse, with the way out, what the ensemble does not batch."""
-    refused = [
-        (len(obs_shape) != 1, "image observations (the CNN)"),
-        (config.prioritized, "prioritized=true"),
-        (config.n_step > 1, "n_step > 1"),
-        (config.exploration != "epsilon", "exploration=boltzmann"),
+    refused = [  # (refused, what, the setting that --seeds takes instead)
+        (len(obs_shape) != 1, "image observations (the CNN)", None),
+        (config.prioritized, "prioritized=true", "prioritized=false"),
+        (config.n_step > 1, f"n_step={config.n_step}", "n_step=1"),
+        (config.exploration != "epsilon", "exploration=boltzmann", "exploration=epsilon"),
     ]
-    for bad, what in refused:
+    for bad, what, instead in refused:
         if bad:
+            switch = f", or add --set {instead}" if instead else ""
             raise RunError(f"--seeds trains MLP agents with uniform 1-step replay and epsilon-greedy "
-                           f"exploration; {what} is not batched yet. Train those seeds one at a time with --seed")
+                           f"exploration; {what} is not batched yet. Train those seeds one at a time "
+                           f"with --seed{switch}")
 
 
 class EnsembleReplay:

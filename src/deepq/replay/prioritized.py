@@ -39,8 +39,7 @@ class SumTree:
         self.groups = [level.reshape(-1, b) for level in self.levels]
         upper = np.triu(np.ones((b, b)))  # x @ upper: running sums within each row
         self._running = upper
-        # x @ this: column j is the sum of the children before child j; column b, all of them
-        self._running_before = np.hstack([np.zeros((b, 1)), upper])
+        self._running_both = np.hstack([upper, upper - np.eye(b)])  # inclusive and exclusive
         self._ones = np.ones(b)
         self._before = np.zeros(len(self.levels[-1]) + 1)  # reused by every search
 
@@ -86,12 +85,11 @@ class SumTree:
         rows = np.arange(len(values))
         b = self.branching
         for groups in reversed(self.groups[:-1]):
-            before_child = groups[nodes] @ self._running_before  # (batch, b + 1)
-            np.minimum(values, np.nextafter(before_child[:, b], 0.0), out=values)
-            # the chosen child is the first whose running sum ends above the value: count the
-            # running sums that end at or below it (zero-priority children are counted, so skipped)
-            choice = (before_child[:, 1:b] <= values[:, None]).sum(axis=1)
-            values -= before_child[rows, choice]
+            running = groups[nodes] @ self._running_both  # inclusive | exclusive running sums
+            inclusive, exclusive = running[:, :b], running[:, b:]
+            np.minimum(values, np.nextafter(inclusive[:, -1], 0.0), out=values)
+            choice = (inclusive <= values[:, None]).argmin(axis=1)  # the first sum above the value
+            values -= exclusive[rows, choice]
             np.maximum(values, 0.0, out=values)  # a rounding below 0 would pick an empty first child
             nodes = nodes * b + choice
         return nodes
