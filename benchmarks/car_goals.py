@@ -23,7 +23,7 @@ def run(args: tuple[str, int, int, str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    from deepq.cli import _seed_list
+    from deepq.cli import _seed_list, add_set_option
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--maps", nargs="+", default=["empty", "strokes", "wall"])
@@ -31,8 +31,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--brain", default="course")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--set", nargs="+", default=[], dest="overrides", metavar="KEY=VALUE",
-                        help="brain hyperparameters over the defaults, as `deepq car train --set` takes them")
+    add_set_option(parser, "brain hyperparameters over the defaults, as `deepq car train --set` takes them")
     args = parser.parse_args()
     from deepq.config import parse_overrides
 

@@ -38,13 +38,13 @@ def deepq_train(env_id: str, seed_args: list[str], extra: list[str]) -> tuple[li
 
 
 def main() -> None:
-    from deepq.cli import _seed_list
+    from deepq.cli import _seed_list, add_set_option
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("env_id")
     parser.add_argument("--seeds", type=_seed_list, default=list(range(8)))
     parser.add_argument("--repeats", type=int, default=3, help="ensemble runs (default 3)")
-    parser.add_argument("--set", nargs="+", default=[], dest="overrides", help="passed to both sides")
+    add_set_option(parser, "passed to both sides")
     args = parser.parse_args()
     extra = ["--set", *args.overrides] if args.overrides else []
     seeds = args.seeds

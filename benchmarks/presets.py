@@ -33,7 +33,7 @@ def run_seed(args: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def main() -> None:
-    from deepq.cli import _seed_list
+    from deepq.cli import _seed_list, add_set_option
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("env_id")
@@ -41,8 +41,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=_seed_list, default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--set", nargs="+", default=[], dest="overrides", metavar="KEY=VALUE",
-                        help="hyperparameters over the preset's, as `deepq train --set` takes them")
+    add_set_option(parser, "hyperparameters over the preset's, as `deepq train --set` takes them")
     args = parser.parse_args()
     from deepq.config import parse_overrides
 

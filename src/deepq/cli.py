@@ -38,6 +38,11 @@ def _seed_list(text: str) -> list[int]:
     return seeds
 
 
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE ...`` into ``args.overrides`` (read with ``config.parse_overrides``)."""
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides", help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (its help is the command's documentation)."""
     parser = argparse.ArgumentParser(
@@ -55,8 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "each writes RUN_DIR/seed-K")
     train.add_argument("--steps", type=int, help="environment steps to train (default: the preset's)")
     train.add_argument("--run-dir", type=Path, help="output directory (default runs/ENV-seedN)")
-    train.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
-                       help="override hyperparameters, e.g. --set learning_rate=5e-4 double=true")
+    add_set_option(train, "override hyperparameters, e.g. --set learning_rate=5e-4 double=true")
     train.add_argument("--stop-when-solved", action="store_true", help="stop at the first solved evaluation")
     train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")

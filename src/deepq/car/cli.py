@@ -10,6 +10,8 @@ from deepq.car.brain import BRAINS
 
 def add_car_parser(commands: Any) -> None:
     """Register ``deepq car`` (the window) and ``deepq car train`` (headless)."""
+    from deepq.cli import add_set_option  # deepq.cli imports this module
+
     car = commands.add_parser(
         "car", help="the self-driving car: draw sand, watch it learn (`deepq car train` trains headless)",
         description="Open the sand-car window, or `deepq car train ...` to train without one.",
@@ -27,9 +29,8 @@ def add_car_parser(commands: Any) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--brain", dest="train_brain", default="course", choices=list(BRAINS))
     train.add_argument("--run-dir", default=None, help="output directory (default runs/car-MAP-seedN)")
-    train.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
-                       help="change the brain's hyperparameters (any `deepq presets` key), "
-                            "e.g. --set gamma=0.95 target_update_interval=1000")
+    add_set_option(train, "change the brain's hyperparameters (any `deepq presets` key), "
+                          "e.g. --set gamma=0.95 target_update_interval=1000")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.set_defaults(handler=run_train)
 
