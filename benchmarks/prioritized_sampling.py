@@ -4,8 +4,10 @@
 
 Fills a memory of ``--size`` transitions (LunarLander-sized observations, 8 floats), then
 times, in the same process: uniform sample(); prioritized sample() + update_priorities() (the
-sum-tree walk, the importance weights and the priority write-back); and the two tree
-operations alone. Medians over repeated blocks; the ratio is prioritized / uniform.
+sum-tree walk, the importance weights and the priority write-back, with TD errors made
+beforehand, as the learn step hands them over); and the two tree operations alone. The
+operations run in alternating blocks, so machine noise hits them alike; the table gives each
+one's median over the blocks and the ratio to uniform sampling.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ import torch
 from deepq.replay import PrioritizedReplay, ReplayBuffer
 
 
-def per_call_us(fn, calls: int = 2000, blocks: int = 7) -> float:
-    times = []
+def per_call_us(operations: list, calls: int = 2000, blocks: int = 9) -> list[float]:
+    """Median µs per call of each operation, timed in alternating blocks of ``calls`` calls."""
+    times: list[list[float]] = [[] for _ in operations]
     for _ in range(blocks):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        times.append((time.perf_counter() - start) / calls * 1e6)
-    return statistics.median(times)
+        for fn, samples in zip(operations, times, strict=True):
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples.append((time.perf_counter() - start) / calls * 1e6)
+    return [statistics.median(samples) for samples in times]
 
 
 def main() -> None:
@@ -48,20 +52,21 @@ def main() -> None:
         prioritized.add(*data)
     prioritized.update_priorities(np.arange(args.size), rng.exponential(size=args.size))
 
+    errors = rng.exponential(size=args.batch)
+    targets = rng.integers(0, args.size, args.batch)
+
     def prioritized_step() -> None:
         batch = prioritized.sample(args.batch)
-        prioritized.update_priorities(batch.indices, rng.exponential(size=args.batch))
+        prioritized.update_priorities(batch.indices, errors)
 
-    errors = rng.exponential(size=args.batch)
-    rows = [
-        ("uniform sample()", per_call_us(lambda: uniform.sample(args.batch))),
-        ("prioritized sample() + update_priorities()", per_call_us(prioritized_step)),
-        ("  sum-tree search alone (batch)", per_call_us(lambda: prioritized.sample_indices(args.batch))),
-        ("  sum-tree update alone (batch)",
-         per_call_us(lambda: prioritized.update_priorities(rng.integers(0, args.size, args.batch), errors))),
-    ]
+    names = ["uniform sample()", "prioritized sample() + update_priorities()",
+             "  sum-tree search alone (batch)", "  sum-tree update alone (batch)"]
+    times = per_call_us([lambda: uniform.sample(args.batch), prioritized_step,
+                         lambda: prioritized.sample_indices(args.batch),
+                         lambda: prioritized.update_priorities(targets, errors)])
+    rows = list(zip(names, times, strict=True))
     base = rows[0][1]
-    print(f"\nbatch {args.batch} from {args.size:,} transitions (one thread), median of 7 blocks")
+    print(f"\nbatch {args.batch} from {args.size:,} transitions (one thread), median of 9 alternating blocks")
     print("| operation | µs per call | / uniform |")
     print("| --- | --- | --- |")
     for name, us in rows:

@@ -24,7 +24,8 @@ class SumTree:
     descends from there, so a 1M-entry tree needs two descents of 16 children instead of five.
     Updates and searches take whole batches, never looping over the batch in Python; running
     sums over groups of 16 are one small matrix product (several times faster than
-    ``np.cumsum`` on this shape).
+    ``np.cumsum`` on this shape), and the top level's running sum is ``torch.cumsum`` written
+    straight into a numpy array (4x faster than ``np.cumsum`` here, and bit-identical to it).
     """
 
     def __init__(self, capacity: int, branching: int = 16, top_size: int = 4096) -> None:
@@ -37,11 +38,14 @@ class SumTree:
         self.levels = [np.zeros(-(-size // b) * b) for size in sizes]
         # groups[i]: levels[i] seen as (groups, b), a view (no copy)
         self.groups = [level.reshape(-1, b) for level in self.levels]
-        upper = np.triu(np.ones((b, b)))  # x @ upper: running sums within each row
-        self._running = upper
-        self._running_both = np.hstack([upper, upper - np.eye(b)])  # inclusive and exclusive
+        # x @ running: column 0 is 0 and column k + 1 the sum of x's first k + 1 entries, so a
+        # child's exclusive sum (column k) is bit-for-bit its predecessor's inclusive sum
+        self._running = np.hstack([np.zeros((b, 1)), np.triu(np.ones((b, b)))])
         self._ones = np.ones(b)
         self._before = np.zeros(len(self.levels[-1]) + 1)  # reused by every search
+        # tensor views sharing memory with the top level and with ``_before[1:]``
+        self._top_view = torch.from_numpy(self.levels[-1])
+        self._running_view = torch.from_numpy(self._before)[1:]
 
     @property
     def total(self) -> float:
@@ -61,12 +65,8 @@ class SumTree:
 
     def _top_running_sum(self) -> np.ndarray:
         """Running sum of the top level, starting with 0 (so entry i is the sum before node i)."""
-        before = self._before
-        within = before[1:].reshape(self.groups[-1].shape)  # a view into ``before``
-        np.matmul(self.groups[-1], self._running, out=within)  # running sums inside each group
-        offsets = np.cumsum(within[:, -1])  # the groups' totals, accumulated
-        within[1:] += offsets[:-1, None]
-        return before
+        torch.cumsum(self._top_view, 0, out=self._running_view)  # fills self._before[1:]
+        return self._before
 
     def find(self, values: np.ndarray, fractions: bool = False) -> np.ndarray:
         """For each value in [0, total), the leaf whose prefix-sum interval holds it (with
@@ -80,18 +80,16 @@ class SumTree:
             values = np.minimum(values * before[-1], np.nextafter(before[-1], 0.0))
         else:
             values = np.clip(values, 0.0, np.nextafter(before[-1], 0.0))
-        nodes = np.searchsorted(before, values, side="right") - 1
-        values -= before[nodes]  # exact: before[node] <= value, so never negative
+        nodes = np.searchsorted(before[1:], values, side="right")  # the first sum above the value
+        values -= before[nodes]  # exact and >= 0: before[node] <= value
         rows = np.arange(len(values))
-        b = self.branching
         for groups in reversed(self.groups[:-1]):
-            running = groups[nodes] @ self._running_both  # inclusive | exclusive running sums
-            inclusive, exclusive = running[:, :b], running[:, b:]
-            np.minimum(values, np.nextafter(inclusive[:, -1], 0.0), out=values)
-            choice = (inclusive <= values[:, None]).argmin(axis=1)  # the first sum above the value
-            values -= exclusive[rows, choice]
-            np.maximum(values, 0.0, out=values)  # a rounding below 0 would pick an empty first child
-            nodes = nodes * b + choice
+            running = groups[nodes] @ self._running  # (batch, b + 1): 0, then inclusive sums
+            np.minimum(values, np.nextafter(running[:, -1], 0.0), out=values)
+            choice = (running[:, 1:] <= values[:, None]).argmin(axis=1)  # first sum above
+            values -= running[rows, choice]  # the sum before the child: exact and >= 0
+            nodes *= self.branching
+            nodes += choice
         return nodes
 
     def state_dict(self) -> dict[str, Any]:
@@ -168,7 +166,9 @@ class PrioritizedReplay:
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray | torch.Tensor) -> None:
         """Set the sampled rows' priorities to (|TD error| + eps)^alpha."""
         errors = td_errors.detach().cpu().numpy() if isinstance(td_errors, torch.Tensor) else td_errors
-        priorities = (np.abs(errors).astype(np.float64) + self.eps) ** self.alpha
+        priorities = np.abs(errors, dtype=np.float64)  # a new array, updated in place below
+        priorities += self.eps
+        np.power(priorities, self.alpha, out=priorities)
         self.tree.set(indices, priorities)
         self.max_priority = max(self.max_priority, float(priorities.max()))
 
