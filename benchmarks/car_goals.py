@@ -24,6 +24,7 @@ def run(args: tuple[str, int, int, str, dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     from deepq.cli import _seed_list, add_set_option
+    from deepq.config import parse_overrides
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--maps", nargs="+", default=["empty", "strokes", "wall"])
@@ -33,8 +34,6 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     add_set_option(parser, "brain hyperparameters over the defaults, as `deepq car train --set` takes them")
     args = parser.parse_args()
-    from deepq.config import parse_overrides
-
     overrides = parse_overrides(args.overrides)
     jobs = [(m, s, args.frames, args.brain, overrides) for m in args.maps for s in args.seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
