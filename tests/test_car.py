@@ -68,6 +68,30 @@ def test_update_stores_each_transition_with_its_own_reward():
     assert brain.score() == pytest.approx((0.0 - 1.0 + 0.1) / 4)
 
 
+def test_n_step_brain_stores_discounted_returns():
+    brain = Dqn(5, 3, 0.9, seed=0, n_step=3)
+    states = [np.full(5, i, dtype=np.float32) for i in range(6)]
+    rewards = [0.0, 0.1, -0.2, -1.0, 0.1, 0.1]  # the first is the reward before any action
+    actions = [brain.update(r, s) for r, s in zip(rewards, states)]
+    memory = brain.memory
+    assert len(memory) == 4  # of 6 transitions, the newest 2 wait in the window for 3 rewards
+    # row 0: from the zero start state; row 1: from states[0] with the first action
+    assert memory.obs[1].tolist() == states[0].tolist() and memory.actions[1] == actions[0]
+    assert memory.rewards[1] == pytest.approx(0.1 + 0.9 * -0.2 + 0.81 * -1.0)
+    assert memory.next_obs[1].tolist() == states[3].tolist()
+    assert memory.discounts[1] == pytest.approx(0.729)
+
+
+def test_prioritized_brain_sets_priorities_from_td_errors():
+    brain = Dqn(5, 3, 0.9, seed=0, prioritized=True, total_steps=1000)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        brain.update(float(rng.normal()), rng.normal(size=5))
+    priorities = brain.memory.tree.get(np.arange(300))
+    assert len(np.unique(priorities)) > 150  # sampled rows got their own |TD error|
+    assert brain.memory.beta == pytest.approx(0.4 + 0.6 * 300 / 1000)
+
+
 def test_learns_once_more_than_100_are_stored():
     brain = Dqn(5, 3, 0.9, seed=0)
     before = [p.detach().clone() for p in brain.agent.q_net.parameters()]

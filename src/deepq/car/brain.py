@@ -23,8 +23,8 @@ import torch
 from deepq.agent import DQNAgent
 from deepq.checkpoint import CheckpointError, atomic_save
 from deepq.config import DQNConfig, set_field
-from deepq.replay import ReplayBuffer
-from deepq.schedules import epsilon_at, learning_rate_at
+from deepq.replay import NStepCollector, PrioritizedReplay, ReplayBuffer
+from deepq.schedules import epsilon_at, learning_rate_at, linear_schedule
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,12 @@ class Dqn:
         self.config.validate()
         self.frame = 0
         self.agent = DQNAgent((input_size,), nb_action, self.config)
-        self.memory = ReplayBuffer(self.config.buffer_size, (input_size,), np.float32, self.config.gamma,
-                                   seed=seed)
+        self.memory: ReplayBuffer | PrioritizedReplay = ReplayBuffer(
+            self.config.buffer_size, (input_size,), np.float32, self.config.gamma, seed=seed)
+        if self.config.prioritized:
+            self.memory = PrioritizedReplay(self.memory, self.config.priority_alpha, self.config.priority_beta,
+                                            seed=None if seed is None else seed + 1)
+        self.nstep = NStepCollector(self.config.n_step, self.config.gamma, 1)  # n_step=1: passes through
         self.rng = np.random.default_rng(seed)
         self.last_state = np.zeros(input_size, dtype=np.float32)
         self.last_action = 0
@@ -84,21 +88,31 @@ class Dqn:
     def update(self, reward: float, new_signal: np.ndarray | list[float]) -> int:
         """Store the last transition with ``reward``, pick the next action, learn once."""
         new_state = np.asarray(new_signal, dtype=np.float32)
-        self.memory.add(self.last_state[None], np.array([self.last_action]), np.array([reward]),
-                        new_state[None], self._no_termination)
+        ready = self.nstep.push(self.last_state[None], np.array([self.last_action]),
+                                np.array([reward], dtype=np.float32), new_state[None],
+                                self._no_termination, self._no_termination)
+        if len(ready[1]):
+            self.memory.add(*ready)
         action = self.select_action(new_state)
         self.frame += 1
         batch_size = self.config.batch_size
         if len(self.memory) > batch_size:
             if self.config.lr_final_fraction != 1.0:
                 self.agent.set_learning_rate(learning_rate_at(self.config, self.frame, self.config.total_steps))
-            self.agent.learn(self.memory.sample(batch_size))
+            self._learn(batch_size)
         interval = self.config.target_update_interval
         if interval and self.frame % interval == 0:
             self.agent.update_target()
         self.last_action, self.last_state = action, new_state
         self.reward_window.append(float(reward))
         return action
+
+    def _learn(self, batch_size: int) -> None:
+        batch = self.memory.sample(batch_size)
+        info = self.agent.learn(batch)
+        if isinstance(self.memory, PrioritizedReplay):  # importance-sampling exponent annealed to 1
+            self.memory.update_priorities(batch.indices, info["td_error"])
+            self.memory.beta = linear_schedule(self.config.priority_beta, 1.0, self.config.total_steps, self.frame)
 
     def score(self) -> float:
         """The course's score: sum of the last 1000 rewards / (count + 1)."""
