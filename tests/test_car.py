@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from deepq.car import Dqn
+from deepq.car.app import fit_lines
 from deepq.car.train import train_car
 from deepq.checkpoint import CheckpointError
 
@@ -192,6 +193,11 @@ def test_window_paints_erases_and_buttons_work(app, tmp_path):
     click(app, "load")
     assert "loaded" in app.status
 
+    app.status = f"loaded {tmp_path / 'a' / 'long' / 'path' / 'to' / 'last_brain.pth'}"
+    lines = fit_lines(app.status, app.font, 200)
+    assert len(lines) > 1 and all(app.font.size(line)[0] <= 200 for line in lines)
+    squeezed = app.status.replace(" ", "")
+    assert "".join(lines).replace(" ", "") == squeezed or lines[-1].endswith("...")
     shot = app.screenshot(tmp_path / "window.png")
     image = pygame.image.load(str(shot))
     assert image.get_size() == (app.env.width + 220, app.env.height)

@@ -168,8 +168,8 @@ class CarApp:
             text = self.font.render(labels.get(name, name), True, (255, 255, 255))
             self.screen.blit(text, text.get_rect(center=rect.center))
         y = 10 + 38 * len(BUTTONS) + 10
-        for line in (f"frames {self.frames}", f"goals {self.goals}", f"score {self.brain.score():.3f}",
-                     self.status):
+        status = fit_lines(self.status, self.font, PANEL_WIDTH - 20)
+        for line in (f"frames {self.frames}", f"goals {self.goals}", f"score {self.brain.score():.3f}", *status):
             self.screen.blit(self.font.render(line, True, (230, 230, 230)), (self.env.width + 10, y))
             y += 22
         plot = pygame.Rect(self.env.width + 10, y + 10, PANEL_WIDTH - 20, 120)
@@ -210,3 +210,24 @@ class CarApp:
             clock.tick(60)
         self.wait_for_save()
         self.pygame.quit()
+
+
+def fit_lines(text: str, font: Any, width: int, max_lines: int = 3) -> list[str]:
+    """Break ``text`` into lines no wider than ``width`` pixels (a long path breaks anywhere);
+    past ``max_lines`` the last line ends in "..."."""
+    lines: list[str] = []
+    line = ""
+    for char in text:
+        if line and font.size(line + char)[0] > width:
+            lines.append(line)
+            line = ""
+        line += char.lstrip() if not line else char
+    if line:
+        lines.append(line)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and font.size(last + "...")[0] > width:
+            last = last[:-1]
+        lines = [*lines[: max_lines - 1], last + "..."]
+    return lines
+
