@@ -54,6 +54,7 @@ class CarApp:
         self.speed_index = 0
         self.scores: deque[float] = deque(maxlen=PANEL_WIDTH - 20)
         self.status = "paint sand with the left button"
+        self._status_lines: tuple[str, list[str]] = ("", [])
         self.running = True
         self._save_thread: threading.Thread | None = None
         self._painting = 0  # 1 while the left button is held, -1 for the right
@@ -168,7 +169,9 @@ class CarApp:
             text = self.font.render(labels.get(name, name), True, (255, 255, 255))
             self.screen.blit(text, text.get_rect(center=rect.center))
         y = 10 + 38 * len(BUTTONS) + 10
-        status = fit_lines(self.status, self.font, PANEL_WIDTH - 20)
+        if self._status_lines[0] != self.status:  # wrapped once per new status, not every frame
+            self._status_lines = (self.status, fit_lines(self.status, self.font, PANEL_WIDTH - 20))
+        status = self._status_lines[1]
         for line in (f"frames {self.frames}", f"goals {self.goals}", f"score {self.brain.score():.3f}", *status):
             self.screen.blit(self.font.render(line, True, (230, 230, 230)), (self.env.width + 10, y))
             y += 22
@@ -230,4 +233,3 @@ def fit_lines(text: str, font: Any, width: int, max_lines: int = 3) -> list[str]
             last = last[:-1]
         lines = [*lines[: max_lines - 1], last + "..."]
     return lines
-

@@ -108,11 +108,13 @@ class Dqn:
         return action
 
     def _learn(self, batch_size: int) -> None:
+        prioritized = isinstance(self.memory, PrioritizedReplay)
+        if prioritized:  # importance-sampling exponent annealed to 1, as the trainer does
+            self.memory.beta = linear_schedule(self.config.priority_beta, 1.0, self.config.total_steps, self.frame)
         batch = self.memory.sample(batch_size)
         info = self.agent.learn(batch)
-        if isinstance(self.memory, PrioritizedReplay):  # importance-sampling exponent annealed to 1
+        if prioritized:
             self.memory.update_priorities(batch.indices, info["td_error"])
-            self.memory.beta = linear_schedule(self.config.priority_beta, 1.0, self.config.total_steps, self.frame)
 
     def score(self) -> float:
         """The course's score: sum of the last 1000 rewards / (count + 1)."""
