@@ -6,6 +6,7 @@ from deepq.schedules import (
     epsilon_at,
     exponential_schedule,
     linear_schedule,
+    priority_beta_at,
 )
 
 
@@ -36,3 +37,10 @@ def test_epsilon_at_follows_the_config():
     exponential = DQNConfig(exploration_schedule="exponential", exploration_decay=10.0,
                             exploration_final_eps=0.0)
     assert epsilon_at(exponential, 10, 1000) == pytest.approx(1 / 2.718281828459045)
+
+
+def test_priority_beta_is_annealed_to_one_over_the_run():
+    config = DQNConfig(priority_beta=0.4)
+    assert priority_beta_at(config, 0, 1000) == pytest.approx(0.4)
+    assert priority_beta_at(config, 500, 1000) == pytest.approx(0.7)
+    assert priority_beta_at(config, 2000, 1000) == pytest.approx(1.0)

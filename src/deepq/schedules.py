@@ -39,3 +39,8 @@ def learning_rate_at(config: DQNConfig, step: int, total_steps: int) -> float:
     ``learning_rate * lr_final_fraction`` over the run."""
     return linear_schedule(config.learning_rate, config.learning_rate * config.lr_final_fraction,
                            total_steps, step)
+
+
+def priority_beta_at(config: DQNConfig, step: int, total_steps: int) -> float:
+    """The prioritized-replay importance-sampling exponent: ``priority_beta`` annealed to 1."""
+    return linear_schedule(config.priority_beta, 1.0, total_steps, step)

@@ -37,7 +37,7 @@ from deepq.envs.atari import clip_reward
 from deepq.evaluation import evaluate
 from deepq.logging import RunLogger
 from deepq.replay import FrameReplay, NStepCollector, PrioritizedReplay, ReplayBuffer
-from deepq.schedules import epsilon_at, learning_rate_at, linear_schedule
+from deepq.schedules import epsilon_at, learning_rate_at, priority_beta_at
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
 
@@ -242,8 +242,7 @@ class Trainer:
                         and (state.step // n) % config.train_freq == 0):
                     agent.set_learning_rate(learning_rate_at(config, state.step, self.total_steps))
                     if config.prioritized:  # importance-sampling exponent annealed to 1
-                        self.replay.beta = linear_schedule(config.priority_beta, 1.0,
-                                                           self.total_steps, state.step)
+                        self.replay.beta = priority_beta_at(config, state.step, self.total_steps)
                     for _ in range(gradient_steps):
                         batch = self.replay.sample(config.batch_size)
                         info = agent.learn(batch)

@@ -24,7 +24,7 @@ from deepq.agent import DQNAgent
 from deepq.checkpoint import CheckpointError, atomic_save
 from deepq.config import DQNConfig, set_field
 from deepq.replay import NStepCollector, PrioritizedReplay, ReplayBuffer
-from deepq.schedules import epsilon_at, learning_rate_at, linear_schedule
+from deepq.schedules import epsilon_at, learning_rate_at, priority_beta_at
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,8 @@ class Dqn:
 
     def _learn(self, batch_size: int) -> None:
         prioritized = isinstance(self.memory, PrioritizedReplay)
-        if prioritized:  # importance-sampling exponent annealed to 1, as the trainer does
-            self.memory.beta = linear_schedule(self.config.priority_beta, 1.0, self.config.total_steps, self.frame)
+        if prioritized:
+            self.memory.beta = priority_beta_at(self.config, self.frame, self.config.total_steps)
         batch = self.memory.sample(batch_size)
         info = self.agent.learn(batch)
         if prioritized:
