@@ -59,6 +59,16 @@ def test_build_config_uses_the_env_default_preset_then_overrides():
     assert config.hidden_sizes == PRESETS[preset.name].config().hidden_sizes
 
 
+def test_a_preset_borrowed_for_another_env_takes_that_envs_threshold():
+    config, preset = build_config("CartPole-v1", "rainbow-lite")  # a LunarLander preset
+    assert preset.env_id == "LunarLander-v3" and config.solved_threshold == 475.0
+    assert config.dueling and config.prioritized  # the preset's hyperparameters still apply
+    config, _ = build_config("CartPole-v1", "rainbow-lite", {"solved_threshold": "300"})
+    assert config.solved_threshold == 300.0
+    config, _ = build_config("deepq/SandCar-v0", "rainbow-lite")  # no preset of its own: no threshold
+    assert config.solved_threshold is None
+
+
 def test_unknown_preset_suggests():
     with pytest.raises(ConfigError, match="did you mean cartpole"):
         build_config("CartPole-v1", "cartpol")

@@ -342,6 +342,9 @@ def build_config(
     else:
         preset = default_preset_for(env_id)
     data: dict[str, Any] = dict(preset.overrides) if preset else {}
+    if preset and preset.env_id != env_id:  # a preset borrowed for another env: that env's threshold
+        own = default_preset_for(env_id)
+        data["solved_threshold"] = own.overrides.get("solved_threshold") if own else None
     config = DQNConfig()
     for key, value in data.items():
         set_field(config, key, value)
