@@ -17,13 +17,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from deepq.envs.cartpole import CartPoleBatch, is_batchable
 from deepq.envs.make import make_env
 
 SEED_RANGE = 2**31 - 1
 
 
 class ResumableVectorEnv:
-    """``num_envs`` copies of ``env_id`` stepped together (Gymnasium's SyncVectorEnv).
+    """``num_envs`` copies of ``env_id`` stepped together (Gymnasium's SyncVectorEnv; CartPole-v1
+    as one ``CartPoleBatch`` of numpy arrays, the same trajectories without a loop over them).
 
     Resets are done here, not by the vector env's autoreset, so each new episode's seed is
     known: ``step`` returns the true last observation of a finished episode, and
@@ -36,10 +38,14 @@ class ResumableVectorEnv:
     def __init__(self, env_id: str, num_envs: int, seed: int | Sequence[int], **kwargs: Any) -> None:
         make_env(env_id, **kwargs).close()  # fail early, with deepq's message
         self.num_envs = num_envs
-        self.envs = gym.vector.SyncVectorEnv(
-            [lambda: make_env(env_id, training=True, **kwargs) for _ in range(num_envs)],
-            autoreset_mode=gym.vector.AutoresetMode.DISABLED,
-        )
+        self.envs: gym.vector.SyncVectorEnv | CartPoleBatch
+        if is_batchable(env_id, kwargs):
+            self.envs = CartPoleBatch(num_envs)
+        else:
+            self.envs = gym.vector.SyncVectorEnv(
+                [lambda: make_env(env_id, training=True, **kwargs) for _ in range(num_envs)],
+                autoreset_mode=gym.vector.AutoresetMode.DISABLED,
+            )
         seeds = [seed] if isinstance(seed, int) else list(seed)
         if num_envs % len(seeds):
             raise ValueError(f"{num_envs} environments do not split into {len(seeds)} equal groups")
@@ -110,11 +116,17 @@ class ResumableVectorEnv:
         self.episode_actions = [a.tolist() for a in state["episode_actions"]]
         obs, _ = self.envs.reset(seed=list(self.episode_seeds))
         obs = np.array(obs)
-        for i, (env, history) in enumerate(zip(self.envs.envs, self.episode_actions, strict=True)):
+        for i, history in enumerate(self.episode_actions):
             for action in history:
-                obs[i], *_ = env.step(action)
+                obs[i] = self._step_one(i, action)
         self.obs = obs
         return obs, bool(np.array_equal(obs, state["obs"].numpy()))
+
+    def _step_one(self, index: int, action: int) -> np.ndarray:
+        """Advance environment ``index`` alone; returns its observation."""
+        if isinstance(self.envs, CartPoleBatch):
+            return self.envs.step_one(index, action)
+        return self.envs.envs[index].step(action)[0]
 
     def close(self) -> None:
         self.envs.close()
