@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -65,17 +66,32 @@ class EnsembleMLP(nn.Module):
         self.biases = nn.ParameterList(
             [nn.Parameter(torch.stack([p[f"{layer}.bias"].detach() for p in params]).unsqueeze(1))
              for layer in self.layers])
+        # (weight, bias) per layer as a plain list for forward: indexing a ParameterList costs
+        # microseconds a call. The same Parameter objects, so they follow .to() and the optimizer.
+        self._pairs = list(zip(self.weights, self.biases, strict=True))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> EnsembleMLP:
+        super()._apply(fn, recurse)
+        self._pairs = list(zip(self.weights, self.biases, strict=True))  # .to() may swap the Parameters
+        return self
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        pairs = self._pairs
         x = obs.float()
-        hidden = len(self.weights) - (2 if self.dueling else 1)
-        for layer in range(hidden):
-            x = torch.relu(torch.baddbmm(self.biases[layer], x, self.weights[layer].transpose(1, 2)))
-        advantage = torch.baddbmm(self.biases[hidden], x, self.weights[hidden].transpose(1, 2))
+        hidden = len(pairs) - (2 if self.dueling else 1)
+        for weight, bias in pairs[:hidden]:
+            x = torch.baddbmm(bias, x, weight.transpose(1, 2)).relu_()
+        weight, bias = pairs[hidden]
+        advantage = torch.baddbmm(bias, x, weight.transpose(1, 2))
         if not self.dueling:
             return advantage
-        value = torch.baddbmm(self.biases[hidden + 1], x, self.weights[hidden + 1].transpose(1, 2))
+        weight, bias = pairs[hidden + 1]
+        value = torch.baddbmm(bias, x, weight.transpose(1, 2))
         return value + advantage - advantage.mean(dim=-1, keepdim=True)
+
+    def layer_parameters(self) -> list[tuple[nn.Parameter, nn.Parameter]]:
+        """(weight, bias) of each layer, in order."""
+        return self._pairs
 
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k``'s weights as the state dict of a plain ``MLP``."""
