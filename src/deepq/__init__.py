@@ -1,5 +1,13 @@
 """deepq: deep Q-learning that works out of the box, from CartPole to Atari and the sand car."""
 
+import os
+
+# Idle OpenMP threads sleep instead of spinning (unless the user chose otherwise). This must be
+# set before torch loads its OpenMP runtime. With spinning, a multi-threaded run (--seeds) on a
+# machine where anything else is busy ran 3x slower; on a quiet machine sleeping costs nothing
+# measurable (docs/performance.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from deepq.agent import DQNAgent, next_state_value, q_taken, td_loss, td_target
 from deepq.api import DQN
 from deepq.config import PRESETS, DQNConfig

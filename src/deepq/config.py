@@ -271,9 +271,7 @@ _preset(
     exploration_initial_eps=0.9, exploration_final_eps=0.05, exploration_decay=1000.0,
     max_grad_norm=100.0, total_steps=100_000, solved_threshold=475.0, eval_interval=10_000,
 )
-_preset(
-    "lunarlander", "LunarLander-v3",
-    "256-256 MLP, double DQN, 3-step returns, hard target copy every 1000 steps, lr annealed to 0",
+_LUNAR = dict(
     learning_rate=6e-4, lr_final_fraction=0.0, n_step=3, batch_size=128, buffer_size=100_000,
     learning_starts=5_000, gamma=0.99, train_freq=2, gradient_steps=1, num_envs=1,
     target_update_interval=1_000, tau=1.0, double=True, hidden_sizes=(256, 256),
@@ -281,9 +279,18 @@ _preset(
     eval_interval=10_000, solved_threshold=200.0,
 )
 _preset(
-    "rainbow-lite", "LunarLander-v3", "the lunarlander preset (3-step returns) plus dueling and prioritized replay",
-    **{**PRESETS["lunarlander"].overrides, "dueling": True, "prioritized": True, "priority_alpha": 0.6,
-       "priority_beta": 0.4},
+    "lunarlander", "LunarLander-v3",
+    "256-256 MLP, double DQN, 3-step returns, batch 256, hard target copy every 1000 steps, lr annealed to 0",
+    **{**_LUNAR, "batch_size": 256},
+)
+_preset(
+    "lunarlander-fast", "LunarLander-v3",
+    "the lunarlander preset with batch 128: cheaper steps and 200 sooner, less often still there at the end",
+    **_LUNAR,
+)
+_preset(
+    "rainbow-lite", "LunarLander-v3", "the lunarlander-fast preset (3-step returns) plus dueling and prioritized replay",
+    **{**_LUNAR, "dueling": True, "prioritized": True, "priority_alpha": 0.6, "priority_beta": 0.4},
 )
 _preset(
     "lunarlander-tutorial", "LunarLander-v3", "the LunarLander tutorial: 8-256-256-4, no target net, eps decrement",
