@@ -20,7 +20,7 @@ from torch import nn
 
 from deepq.config import DQNConfig
 from deepq.networks import build_q_network
-from deepq.replay import Batch
+from deepq.replay import Batch, PrioritizedReplay
 
 
 def q_taken(q_values: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -158,6 +158,15 @@ class DQNAgent:
             "q_taken": predicted.detach(),
             "td_error": (target - predicted).detach(),  # new priorities for prioritized replay
         }
+
+    def learn_from(self, replay: Any, batch_size: int) -> dict[str, Any]:
+        """One gradient step on a batch sampled from ``replay``; a prioritized replay gets the
+        batch's TD errors back as its new priorities."""
+        batch = replay.sample(batch_size)
+        info = self.learn(batch)
+        if isinstance(replay, PrioritizedReplay):
+            replay.update_priorities(batch.indices, info["td_error"])
+        return info
 
     def clip_grad_norm(self, max_norm: float) -> None:
         """Scale the gradients down to a global L2 norm of at most ``max_norm``."""

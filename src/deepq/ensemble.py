@@ -251,7 +251,7 @@ class EnsembleTrainer:
                         and (self.step // n) % config.train_freq == 0):
                     agent.set_learning_rate(learning_rate_at(config, self.step, self.total_steps))
                     for _ in range(gradient_steps):
-                        info = agent.learn(self.replay.sample(config.batch_size))
+                        info = agent.learn_from(self.replay, config.batch_size)
                         self.gradient_steps += 1
                     if config.target_update_interval and (
                         self.step - last_target_update >= config.target_update_interval

@@ -244,10 +244,7 @@ class Trainer:
                     if config.prioritized:  # importance-sampling exponent annealed to 1
                         self.replay.beta = priority_beta_at(config, state.step, self.total_steps)
                     for _ in range(gradient_steps):
-                        batch = self.replay.sample(config.batch_size)
-                        info = agent.learn(batch)
-                        if config.prioritized:
-                            self.replay.update_priorities(batch.indices, info["td_error"])
+                        info = agent.learn_from(self.replay, config.batch_size)
                         state.gradient_steps += 1
                     if config.target_update_interval and (
                         state.step - state.last_target_update >= config.target_update_interval

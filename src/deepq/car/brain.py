@@ -99,22 +99,15 @@ class Dqn:
         if len(self.memory) > batch_size:
             if self.config.lr_final_fraction != 1.0:
                 self.agent.set_learning_rate(learning_rate_at(self.config, self.frame, self.config.total_steps))
-            self._learn(batch_size)
+            if isinstance(self.memory, PrioritizedReplay):  # importance-sampling exponent annealed to 1
+                self.memory.beta = priority_beta_at(self.config, self.frame, self.config.total_steps)
+            self.agent.learn_from(self.memory, batch_size)
         interval = self.config.target_update_interval
         if interval and self.frame % interval == 0:
             self.agent.update_target()
         self.last_action, self.last_state = action, new_state
         self.reward_window.append(float(reward))
         return action
-
-    def _learn(self, batch_size: int) -> None:
-        prioritized = isinstance(self.memory, PrioritizedReplay)
-        if prioritized:
-            self.memory.beta = priority_beta_at(self.config, self.frame, self.config.total_steps)
-        batch = self.memory.sample(batch_size)
-        info = self.agent.learn(batch)
-        if prioritized:
-            self.memory.update_priorities(batch.indices, info["td_error"])
 
     def score(self) -> float:
         """The course's score: sum of the last 1000 rewards / (count + 1)."""

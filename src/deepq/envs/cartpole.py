@@ -39,8 +39,6 @@ class CartPoleBatch:
         self.vector = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
         self.core = self.vector.unwrapped
         self.core.reset(seed=0)  # allocates the state arrays; every environment is reset again below
-        self.single_observation_space = self.vector.single_observation_space
-        self.single_action_space = self.vector.single_action_space
 
     def reset(self, seed: Sequence[int | None], options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         mask = np.asarray(options["reset_mask"]) if options and "reset_mask" in options else np.ones(self.num_envs, bool)
