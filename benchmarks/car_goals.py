@@ -3,23 +3,62 @@
     .venv/bin/python benchmarks/car_goals.py --maps empty strokes wall --seeds 0-2 --frames 100000
 
 Each run is `deepq car train` with its defaults (the course brain, one learn step per frame).
+``--set KEY=VALUE`` changes the brain as `deepq car train --set` does. ``--reward`` trains on
+another reward, to test what the course's reward asks of the car (the environment is unchanged):
+
+- ``course`` (default): the course's rule, +0.1 for any frame that brings the car closer.
+- ``lagged``: the course's reward handed over one frame late, as the course's brain stores it.
+- ``progress``: off sand and away from the edges, 0.1 * (distance gained this frame) / 6, so a
+  full-speed frame straight at the goal earns the course's +0.1 and one straight away -0.1;
+  sand and edges keep the course's -1.
+- ``progress-cost``: ``progress`` minus 0.1 a frame on the road (a cost for time).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import gymnasium as gym
 
-def run(args: tuple[str, int, int, str, dict[str, Any]]) -> dict[str, Any]:
-    map_name, seed, frames, brain, overrides = args
+REWARDS = ("course", "lagged", "progress", "progress-cost")
+
+
+class RewardVariant(gym.Wrapper):
+    """The SandCar environment with one of the ``REWARDS`` (see the module's docstring)."""
+
+    def __init__(self, env: gym.Env, reward: str) -> None:
+        super().__init__(env)
+        self.reward = reward
+        self.previous_reward = 0.0
+
+    def reset(self, **kwargs: Any) -> Any:
+        self.previous_reward = 0.0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: int) -> Any:
+        car = self.env.unwrapped
+        before = math.hypot(car.x - car.goal_x, car.y - car.goal_y)  # to the goal of this frame
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if self.reward == "lagged":
+            reward, self.previous_reward = self.previous_reward, reward
+        elif self.reward.startswith("progress") and reward in (0.1, -0.2):  # on the road, off the edges
+            reward = 0.1 * (before - info["distance"]) / 6.0 - (0.1 if self.reward == "progress-cost" else 0.0)
+        return obs, reward, terminated, truncated, info
+
+
+def run(args: tuple[str, int, int, str, dict[str, Any], str]) -> dict[str, Any]:
+    map_name, seed, frames, brain, overrides, reward = args
     from deepq.car.train import train_car
+    from deepq.envs.sandcar import SandCarEnv
 
+    env = RewardVariant(SandCarEnv(map=map_name), reward)
     return train_car(map_name, frames, seed, tempfile.mkdtemp(prefix="deepq-car-"), brain, progress=False,
-                     overrides=overrides)
+                     overrides=overrides, env=env)
 
 
 def main() -> None:
@@ -32,14 +71,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--brain", default="course")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--reward", choices=REWARDS, default="course", help="the reward the brain learns from")
     add_set_option(parser, "brain hyperparameters over the defaults, as `deepq car train --set` takes them")
     args = parser.parse_args()
     overrides = parse_overrides(args.overrides)
-    jobs = [(m, s, args.frames, args.brain, overrides) for m in args.maps for s in args.seeds]
+    jobs = [(m, s, args.frames, args.brain, overrides, args.reward) for m in args.maps for s in args.seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run, jobs))
     print(f"\nbrain {args.brain}{' with ' + ' '.join(args.overrides) if args.overrides else ''}, "
-          f"{args.frames} frames, {args.jobs} runs at a time")
+          f"reward {args.reward}, {args.frames} frames, {args.jobs} runs at a time")
     print(f"{'map':>8} {'seed':>4} {'goals/10k last':>15} {'sand last 10k':>14} {'goals':>6} {'frames/s':>9}")
     for r in results:
         print(f"{r['map']:>8} {r['seed']:>4} {r['goals_per_10k_last']:>15} {r['sand_fraction_last']:>14.2%} "

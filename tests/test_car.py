@@ -133,6 +133,26 @@ def test_headless_training_learns_to_reach_goals(tmp_path):
     assert (tmp_path / "last_brain.pth").exists() and (tmp_path / "scores.png").exists()
 
 
+def test_headless_training_runs_on_the_environment_it_is_given(tmp_path):
+    """``train_car(env=...)``: every frame's reward comes from the given env, here a wrapper
+    that pays a constant, so the course's score (mean of the last 1000 rewards) is that constant."""
+    import gymnasium as gym
+
+    from deepq.envs.sandcar import SandCarEnv
+
+    class Constant(gym.RewardWrapper):
+        frames = 0
+
+        def reward(self, reward):
+            Constant.frames += 1
+            return 0.5
+
+    summary = train_car("wall", 10_000, seed=0, run_dir=tmp_path, progress=False,
+                        env=Constant(SandCarEnv(map="wall")))
+    assert Constant.frames == 10_000 and summary["frames"] == 10_000
+    assert summary["history"][-1]["score"] == pytest.approx(0.5 * 1000 / 1001)
+
+
 @pytest.fixture()
 def app(tmp_path):
     from deepq.car.app import CarApp

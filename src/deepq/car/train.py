@@ -8,6 +8,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -20,13 +21,19 @@ WINDOW = 10_000  # frames over which goals and sand are counted
 def train_car(
     map_name: str = "empty", frames: int = 100_000, seed: int = 0, run_dir: str | Path = "runs/car",
     brain: str = "course", width: int = 800, height: int = 600, progress: bool = True,
-    overrides: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None, env: gym.Env | None = None,
 ) -> dict[str, Any]:
-    """Run the course's loop for ``frames`` frames; write the brain, a score plot and a summary."""
+    """Run the course's loop for ``frames`` frames; write the brain, a score plot and a summary.
+
+    ``env`` replaces the ``SandCarEnv(width, height, map=map_name)`` built by default, e.g. one
+    wrapped to change its reward (``benchmarks/car_goals.py --reward``); it must report
+    ``goal_reached`` and ``on_sand`` in ``info`` as ``SandCarEnv`` does.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)  # a 5-30-3 network: threads only add overhead
-    env = SandCarEnv(width, height, map=map_name)
+    if env is None:
+        env = SandCarEnv(width, height, map=map_name)
     agent = Dqn(5, 3, brain=brain, seed=seed, total_steps=frames, **(overrides or {}))
     obs, _ = env.reset(seed=seed)
     reward = 0.0
