@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 import torch
+from time_split import timed, totals  # benchmarks/time_split.py: a timer around a method
 from torch import nn
 
 from deepq.agent import DQNAgent
@@ -34,18 +35,9 @@ def loop_cost(env_id: str, preset: str, num_envs: int, steps: int) -> dict[str, 
                                               "checkpoint_interval": 0})
     trainer = Trainer(env_id, config, seed=0, run_dir=tempfile.mkdtemp(prefix="deepq-loop-"),
                       total_steps=steps, device="cpu", progress=False)
-    spent = {"sample": 0.0, "learn": 0.0}
-
-    def timed(name, fn):
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            result = fn(*args, **kwargs)
-            spent[name] += time.perf_counter() - start
-            return result
-        return wrapper
-
-    trainer.replay.sample = timed("sample", trainer.replay.sample)
-    trainer.agent.learn = timed("learn", trainer.agent.learn)
+    timed(trainer.replay, "sample", "sample")  # this trainer's own replay and agent only
+    timed(trainer.agent, "learn", "learn")
+    spent = totals
     marks: dict[str, float] = {}
 
     def last_step(t: Trainer) -> None:

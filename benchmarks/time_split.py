@@ -28,7 +28,8 @@ calls: Counter[str] = Counter()
 
 
 def timed(owner: Any, method: str, part: str) -> None:
-    """Wrap ``owner.method`` so the time spent in it is added to ``part``."""
+    """Wrap ``owner.method`` so the time spent in it is added to ``totals[part]``. ``owner`` is a
+    class (every instance is timed) or one object (only that one)."""
     inner = getattr(owner, method)
 
     @functools.wraps(inner)
