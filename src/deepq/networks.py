@@ -41,9 +41,41 @@ class MLP(nn.Module):
             width = size
         self.body = nn.Sequential(*layers)
         self.head = QHead(width, n_actions, dueling)
+        # The linear layers in order, the Q-value layer last (a plain list: not registered twice).
+        self.linears = [layer for layer in self.body if isinstance(layer, nn.Linear)] + [self.head.advantage]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(obs.float()))
+
+    # --- backpropagation by hand (DQNAgent's fast learn step; no dueling head) ---
+    @torch.no_grad()
+    def forward_keeping_inputs(self, obs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``forward`` (same arithmetic as ``nn.Linear``: ``addmm(b, x, W.T)``), also returning
+        each linear layer's input, which is all ``backward_by_hand`` needs."""
+        linears = self.linears
+        x = obs.float()
+        inputs = []
+        for i, layer in enumerate(linears):
+            inputs.append(x)
+            x = torch.addmm(layer.bias, x, layer.weight.t())
+            if i < len(linears) - 1:
+                x = x.relu_()
+        return x, inputs
+
+    @torch.no_grad()
+    def backward_by_hand(self, inputs: list[torch.Tensor], grad_q: torch.Tensor) -> None:
+        """Set every parameter's ``.grad`` to d(loss)/d(parameter), given d(loss)/d(Q) for the rows
+        whose layer inputs are ``inputs``. Layer by layer, last first, for ``y = x W^T + b``:
+        dW = dy^T x, db = sum of dy over rows, dx = dy W; a ReLU passes dx where its output
+        (the next layer's input) is above zero. The products are the ones autograd makes."""
+        grad = grad_q
+        for i in reversed(range(len(inputs))):
+            layer, x = self.linears[i], inputs[i]
+            layer.weight.grad = torch.mm(grad.t(), x)
+            layer.bias.grad = grad.sum(0)
+            if i > 0:
+                grad = torch.mm(grad, layer.weight)
+                grad.masked_fill_(x <= 0, 0.0)
 
 
 class EnsembleMLP(nn.Module):
