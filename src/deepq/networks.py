@@ -74,8 +74,7 @@ class MLP(nn.Module):
             layer.weight.grad = torch.mm(grad.t(), x)
             layer.bias.grad = grad.sum(0)
             if i > 0:
-                grad = torch.mm(grad, layer.weight)
-                grad.masked_fill_(x <= 0, 0.0)
+                grad = torch.ops.aten.threshold_backward(torch.mm(grad, layer.weight), x, 0.0)
 
 
 class EnsembleMLP(nn.Module):
