@@ -245,12 +245,12 @@ def _preset(name: str, env_id: str, note: str, **overrides: Any) -> None:
 # Tuned on a 2-core CPU; measured results per preset are in the README's presets table.
 _preset(
     "cartpole", "CartPole-v1",
-    "128-128 MLP, 4 vector envs, one gradient step per 4 env steps, double DQN, target copy every 250 steps, "
-    "lr 3e-3 and epsilon annealed to ~0",
-    learning_rate=3e-3, lr_final_fraction=0.005, batch_size=64, buffer_size=50_000,
-    learning_starts=1_000, gamma=0.99, train_freq=1, gradient_steps=1, num_envs=4,
+    "128-128 MLP, 8 vector envs, 2 gradient steps per 8 env steps, double DQN, 3-step returns, "
+    "target copy every 250 steps, lr 3e-3 and epsilon annealed to ~0",
+    learning_rate=3e-3, lr_final_fraction=0.005, n_step=3, batch_size=64, buffer_size=50_000,
+    learning_starts=1_000, gamma=0.99, train_freq=1, gradient_steps=2, num_envs=8,
     target_update_interval=250, tau=1.0, double=True, hidden_sizes=(128, 128),
-    exploration_fraction=0.1, exploration_final_eps=0.0, total_steps=50_000,
+    exploration_fraction=0.15, exploration_final_eps=0.0, total_steps=50_000,
     eval_interval=2_000, solved_threshold=475.0,
 )
 _preset(
@@ -261,7 +261,7 @@ _preset(
 _preset(
     "cartpole-1env", "CartPole-v1", "one env, 64-64, double DQN, hard target copy every 500 steps, lr 2e-3 annealed 20x",
     **{**PRESETS["cartpole"].overrides, "learning_rate": 2e-3, "lr_final_fraction": 0.05, "num_envs": 1,
-       "target_update_interval": 500, "hidden_sizes": (64, 64), "exploration_final_eps": 0.02,
+       "n_step": 1, "gradient_steps": 1, "exploration_fraction": 0.1, "target_update_interval": 500, "hidden_sizes": (64, 64), "exploration_final_eps": 0.02,
        "eval_interval": 4_000},
 )
 _preset(

@@ -33,7 +33,7 @@ from deepq.envs.atari import clip_reward
 from deepq.evaluation import evaluate_members
 from deepq.logging import ProgressDisplay, RunLogger
 from deepq.networks import MLP, EnsembleMLP
-from deepq.replay import Batch, ReplayBuffer
+from deepq.replay import Batch, NStepCollector, ReplayBuffer
 from deepq.replay.uniform import to_device
 from deepq.schedules import epsilon_at, learning_rate_at
 from deepq.train import EVAL_SEED_OFFSET, RunError, StopRequest, Trainer, check_memory
@@ -44,20 +44,20 @@ def check_ensemble_config(config: DQNConfig, obs_shape: tuple[int, ...]) -> None
     refused = [  # (refused, what, the setting that --seeds takes instead)
         (len(obs_shape) != 1, "image observations (the CNN)", None),
         (config.prioritized, "prioritized=true", "prioritized=false"),
-        (config.n_step > 1, f"n_step={config.n_step}", "n_step=1"),
         (config.exploration != "epsilon", "exploration=boltzmann", "exploration=epsilon"),
     ]
     for bad, what, instead in refused:
         if bad:
             switch = f", or add --set {instead}" if instead else ""
-            raise RunError(f"--seeds trains MLP agents with uniform 1-step replay and epsilon-greedy "
+            raise RunError(f"--seeds trains MLP agents with uniform replay and epsilon-greedy "
                            f"exploration; {what} is not batched yet. Train those seeds one at a time "
                            f"with --seed{switch}")
 
 
 class EnsembleReplay:
     """K equal replay memories in stacked arrays ``(K, capacity, ...)``; member k samples its
-    rows with its own generator, exactly as its ``ReplayBuffer`` would alone."""
+    rows with its own generator, exactly as its ``ReplayBuffer`` would alone. With n-step
+    returns the members store different numbers of rows per step, so each keeps its own cursor."""
 
     def __init__(self, members: int, capacity: int, obs_shape: tuple[int, ...], obs_dtype: Any,
                  gamma: float, device: torch.device, seeds: Sequence[int]) -> None:
@@ -68,40 +68,37 @@ class EnsembleReplay:
         self.actions = np.zeros((members, self.capacity), dtype=np.int64)
         self.rewards = np.zeros((members, self.capacity), dtype=np.float32)
         self.terminated = np.zeros((members, self.capacity), dtype=np.float32)
-        self.gamma = float(gamma)
-        self._gamma_rows: torch.Tensor | None = None
+        self.discounts = np.full((members, self.capacity), gamma, dtype=np.float32)
         self.rngs = [np.random.default_rng(seed) for seed in seeds]
         self._member_starts = np.arange(members)[:, None] * self.capacity
-        self.cursor = 0
-        self.size = 0
+        self.cursors = np.zeros(members, dtype=np.int64)  # each member's next row to write
+        self.sizes = np.zeros(members, dtype=np.int64)  # each member's rows holding data
 
     def __len__(self) -> int:
-        return self.size
+        """Rows every member can sample from (the smallest member's count)."""
+        return int(self.sizes.min())
 
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
-            terminated: np.ndarray) -> None:
-        """Store one vector step: every array is ``(K, n, ...)``, n environments per member."""
-        n = actions.shape[1]
-        rows = (self.cursor + np.arange(n)) % self.capacity
-        self.obs[:, rows] = obs
-        self.next_obs[:, rows] = next_obs
-        self.actions[:, rows] = actions
-        self.rewards[:, rows] = rewards
-        self.terminated[:, rows] = terminated
-        self.cursor = int((self.cursor + n) % self.capacity)
-        self.size = min(self.size + n, self.capacity)
-
-    def _discounts(self, shape: tuple[int, ...]) -> torch.Tensor:
-        """gamma for every row (one-step returns), built once per batch shape."""
-        if self._gamma_rows is None or self._gamma_rows.shape != shape:
-            self._gamma_rows = torch.full(shape, self.gamma, device=self.device)
-        return self._gamma_rows
+            terminated: np.ndarray, discounts: np.ndarray | None = None, member: int | None = None) -> None:
+        """Store m transitions for every member (arrays ``(K, m, ...)``), or with ``member=k``
+        member k's m transitions (arrays ``(m, ...)``)."""
+        members = np.arange(len(self.sizes)) if member is None else np.array([member])
+        m = actions.shape[-1]
+        rows = (self.cursors[members, None] + np.arange(m)) % self.capacity
+        flat = (self._member_starts[members] + rows).ravel()  # rows of the (K * capacity, ...) arrays
+        for array, values in ((self.obs, obs), (self.next_obs, next_obs), (self.actions, actions),
+                              (self.rewards, rewards), (self.terminated, terminated), (self.discounts, discounts)):
+            if values is not None:
+                array.reshape(-1, *array.shape[2:])[flat] = values.reshape(-1, *array.shape[2:])
+        self.cursors[members] = (self.cursors[members] + m) % self.capacity
+        self.sizes[members] = np.minimum(self.sizes[members] + m, self.capacity)
 
     def sample(self, batch_size: int) -> Batch:
         """A ``(K, batch_size)`` batch, each member's rows distinct and uniformly drawn."""
-        if self.size < batch_size:
-            raise ValueError(f"cannot sample {batch_size} from a memory holding {self.size}")
-        indices = np.stack([rng.choice(self.size, batch_size, replace=False) for rng in self.rngs])
+        if len(self) < batch_size:
+            raise ValueError(f"cannot sample {batch_size} from a memory holding {len(self)}")
+        indices = np.stack([rng.choice(size, batch_size, replace=False)
+                            for rng, size in zip(self.rngs, self.sizes.tolist(), strict=True)])
         flat = (self._member_starts + indices).ravel()  # rows of the (K * capacity, ...) arrays
 
         def gather(array: np.ndarray) -> torch.Tensor:  # np.take on one flat axis: 3x faster than [k, i]
@@ -111,7 +108,7 @@ class EnsembleReplay:
         return Batch(
             obs=gather(self.obs), actions=gather(self.actions), rewards=gather(self.rewards),
             next_obs=gather(self.next_obs), terminated=gather(self.terminated),
-            discounts=self._discounts(indices.shape), weights=None, indices=indices,
+            discounts=gather(self.discounts), weights=None, indices=indices,
         )
 
 
@@ -207,6 +204,7 @@ class EnsembleTrainer:
         envs = ResumableVectorEnv(self.env_id, k_members * n, seed=self.seeds, **self.env_kwargs)
         obs = envs.reset()
         rngs = [m.rng for m in members]
+        collectors = [NStepCollector(config.n_step, config.gamma, n) for _ in members]
 
         def split(array: np.ndarray) -> np.ndarray:  # (K * n, ...) -> (K, n, ...): member k's envs
             return array.reshape(k_members, n, *array.shape[1:])
@@ -231,7 +229,12 @@ class EnsembleTrainer:
                 done = terminated | truncated
                 # store
                 learn_rewards = clip_reward(rewards) if config.clip_rewards else rewards
-                self.replay.add(split(obs), actions, split(learn_rewards), split(next_obs), split(terminated))
+                if config.n_step == 1:  # every member stores one row per environment
+                    self.replay.add(split(obs), actions, split(learn_rewards), split(next_obs), split(terminated))
+                else:  # member k's n-step returns, as its solo run collects them
+                    for k, rows in enumerate(zip(split(obs), actions, split(learn_rewards), split(next_obs),
+                                                 split(terminated), split(truncated), strict=True)):
+                        self.replay.add(*collectors[k].push(*rows), member=k)
                 obs = envs.reset_done(done)
                 self.step += n
                 episode_return += rewards
