@@ -98,6 +98,22 @@ def test_gradient_clipping_by_value_and_norm():
     assert norm.item() <= 1e-2 + 1e-6
 
 
+@pytest.mark.parametrize("max_norm", [1e-3, 1e3])  # over the limit, and within it
+def test_clip_grad_norm_is_torchs(max_norm):
+    agent = make_agent()
+    g = torch.Generator().manual_seed(0)
+    for p in agent.q_net.parameters():
+        p.grad = torch.randn(p.shape, generator=g)
+    expected = [p.grad.clone() for p in agent.q_net.parameters()]
+    reference = [torch.nn.Parameter(p.detach().clone()) for p in agent.q_net.parameters()]
+    for r, e in zip(reference, expected):
+        r.grad = e
+    torch.nn.utils.clip_grad_norm_(reference, max_norm)
+    agent.clip_grad_norm(max_norm)
+    for p, r in zip(agent.q_net.parameters(), reference):
+        assert torch.equal(p.grad, r.grad)
+
+
 def test_td_loss_grad_is_autograds_slope():
     predicted = torch.tensor([0.0, 0.2, -1.0, 4.0], requires_grad=True)
     target = torch.tensor([0.5, 3.0, -1.5, 1.0])

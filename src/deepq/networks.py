@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -45,7 +46,12 @@ class MLP(nn.Module):
         self.linears = [layer for layer in self.body if isinstance(layer, nn.Linear)] + [self.head.advantage]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(obs.float()))
+        # ``self.body(x)`` with the layers called directly: the same arithmetic, without
+        # nn.Module's per-call dispatch (~7 µs of a 128-128 net's ~50 µs forward).
+        x = obs.float()
+        for layer in self.linears[:-1]:
+            x = F.linear(x, layer.weight, layer.bias).relu_()
+        return self.head(x)
 
     # --- backpropagation by hand (DQNAgent's fast learn step; no dueling head) ---
     @torch.no_grad()
