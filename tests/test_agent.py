@@ -114,6 +114,33 @@ def test_clip_grad_norm_is_torchs(max_norm):
         assert torch.equal(p.grad, r.grad)
 
 
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_the_direct_adam_step_is_torchs(weight_decay):
+    """optimizer_step calls fused Adam's kernel itself; it must take torch's step exactly,
+    across a learning-rate change and a state reloaded from a checkpoint."""
+    agent, reference = make_agent(), make_agent()
+    for a in (agent, reference):
+        for group in a.optimizer.param_groups:
+            group["weight_decay"] = weight_decay
+    assert agent._direct_adam
+    g = torch.Generator().manual_seed(0)
+    for step in range(40):
+        grads = [torch.randn(p.shape, generator=g) for p in agent.q_net.parameters()]
+        for a in (agent, reference):
+            for p, grad in zip(a.q_net.parameters(), grads):
+                p.grad = grad.clone()
+        if step == 10:
+            agent.set_learning_rate(3e-4), reference.set_learning_rate(3e-4)
+        if step == 20:
+            agent.load_state_dict(copy.deepcopy(agent.state_dict()))
+        agent.optimizer_step()
+        reference.optimizer.step()
+        for p, r in zip(agent.q_net.parameters(), reference.q_net.parameters()):
+            assert torch.equal(p, r), step
+    assert not torch.equal(next(agent.q_net.parameters()), next(make_agent().q_net.parameters()))
+    assert not make_agent(optimizer="rmsprop")._direct_adam
+
+
 def test_td_loss_grad_is_autograds_slope():
     predicted = torch.tensor([0.0, 0.2, -1.0, 4.0], requires_grad=True)
     target = torch.tensor([0.5, 3.0, -1.5, 1.0])

@@ -116,6 +116,12 @@ class DQNAgent:
         self.optimizer = OPTIMIZERS[config.optimizer](
             self.q_net.parameters(), lr=config.learning_rate, **fused
         )
+        group = self.optimizer.param_groups[0]
+        self._direct_adam = (  # see optimizer_step
+            type(self.optimizer) is torch.optim.Adam and len(self.optimizer.param_groups) == 1
+            and group["fused"] and not (group["amsgrad"] or group["maximize"] or group["capturable"]
+                                        or group["differentiable"] or group["decoupled_weight_decay"])
+            and hasattr(torch, "_fused_adam_"))
         # A plain MLP learns through the hand-written backward pass (``learn_by_hand``): the
         # same numbers as ``learn``, without autograd's bookkeeping (~0.65x the time of a
         # small network's step). Set it to False to learn through autograd.
@@ -207,7 +213,31 @@ class DQNAgent:
             nn.utils.clip_grad_value_(self.q_net.parameters(), config.grad_clip_value)
         if config.max_grad_norm > 0:
             self.clip_grad_norm(config.max_grad_norm)
-        self.optimizer.step()
+        self.optimizer_step()
+
+    def optimizer_step(self) -> None:
+        """``self.optimizer.step()``. For fused Adam, once its state exists, this calls the fused
+        kernel itself on that state, with the group's current settings: the same update as
+        ``step()`` (tested bit for bit) without ~20 µs of Python per call."""
+        optimizer = self.optimizer
+        params = optimizer.param_groups[0]["params"]
+        group = optimizer.param_groups[0]
+        if not (self._direct_adam and params[0] in optimizer.state):  # the first step sets up the state
+            optimizer.step()
+            return
+        grads = [p.grad for p in params]
+        if any(grad is None for grad in grads):
+            optimizer.step()
+            return
+        states = [optimizer.state[p] for p in params]
+        steps = [state["step"] for state in states]
+        torch._foreach_add_(steps, 1)
+        torch._fused_adam_(
+            params, grads, [state["exp_avg"] for state in states],
+            [state["exp_avg_sq"] for state in states], [], steps, lr=group["lr"],
+            beta1=group["betas"][0], beta2=group["betas"][1], weight_decay=group["weight_decay"],
+            eps=group["eps"], amsgrad=False, maximize=False,
+        )
 
     def learn_from(self, replay: Any, batch_size: int) -> dict[str, Any]:
         """One gradient step on a batch sampled from ``replay``; a prioritized replay gets the
