@@ -8,11 +8,12 @@ import os
 # measurable (docs/performance.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from deepq.agent import DQNAgent, next_state_value, q_taken, td_loss, td_target
+from deepq.agent import DQNAgent, next_state_value, q_taken, td_loss, td_loss_grad, td_target
 from deepq.api import DQN
 from deepq.config import PRESETS, DQNConfig
 
 __version__ = "0.1.0"
 __all__ = [
-    "DQN", "DQNAgent", "DQNConfig", "PRESETS", "next_state_value", "q_taken", "td_loss", "td_target",
+    "DQN", "DQNAgent", "DQNConfig", "PRESETS", "next_state_value", "q_taken", "td_loss", "td_loss_grad",
+    "td_target",
 ]
