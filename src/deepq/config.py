@@ -261,8 +261,8 @@ _preset(
 _preset(
     "cartpole-1env", "CartPole-v1", "one env, 64-64, double DQN, hard target copy every 500 steps, lr 2e-3 annealed 20x",
     **{**PRESETS["cartpole"].overrides, "learning_rate": 2e-3, "lr_final_fraction": 0.05, "num_envs": 1,
-       "n_step": 1, "gradient_steps": 1, "exploration_fraction": 0.1, "target_update_interval": 500, "hidden_sizes": (64, 64), "exploration_final_eps": 0.02,
-       "eval_interval": 4_000},
+       "n_step": 1, "gradient_steps": 1, "exploration_fraction": 0.1, "target_update_interval": 500,
+       "hidden_sizes": (64, 64), "exploration_final_eps": 0.02, "eval_interval": 4_000},
 )
 _preset(
     "cartpole-lab", "CartPole-v1", "the CartPole lab: 128-128 MLP, soft update tau 0.005, AdamW-like lr 1e-4",
