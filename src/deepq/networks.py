@@ -46,27 +46,27 @@ class MLP(nn.Module):
         self.linears = [layer for layer in self.body if isinstance(layer, nn.Linear)] + [self.head.advantage]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        # ``self.body(x)`` with the layers called directly: the same arithmetic, without
-        # nn.Module's per-call dispatch (~7 µs of a 128-128 net's ~50 µs forward).
-        x = obs.float()
+        return self.head(self._hidden(obs.float()))
+
+    def _hidden(self, x: torch.Tensor, inputs: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """``self.body(x)`` with the layers called directly: the same arithmetic, without
+        nn.Module's per-call dispatch (~7 µs of a 128-128 net's ~50 µs forward). Each hidden
+        layer's input is appended to ``inputs`` when given."""
         for layer in self.linears[:-1]:
+            if inputs is not None:
+                inputs.append(x)
             x = F.linear(x, layer.weight, layer.bias).relu_()
-        return self.head(x)
+        return x
 
     # --- backpropagation by hand (DQNAgent's fast learn step; no dueling head) ---
     @torch.no_grad()
     def forward_keeping_inputs(self, obs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``forward`` (same arithmetic as ``nn.Linear``: ``addmm(b, x, W.T)``), also returning
-        each linear layer's input, which is all ``backward_by_hand`` needs."""
-        linears = self.linears
-        x = obs.float()
-        inputs = []
-        for i, layer in enumerate(linears):
-            inputs.append(x)
-            x = torch.addmm(layer.bias, x, layer.weight.t())
-            if i < len(linears) - 1:
-                x = x.relu_()
-        return x, inputs
+        """``forward``, also returning each linear layer's input, which is all
+        ``backward_by_hand`` needs."""
+        inputs: list[torch.Tensor] = []
+        x = self._hidden(obs.float(), inputs)
+        inputs.append(x)
+        return self.head(x), inputs
 
     @torch.no_grad()
     def backward_by_hand(self, inputs: list[torch.Tensor], grad_q: torch.Tensor) -> None:
