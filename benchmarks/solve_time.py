@@ -5,8 +5,11 @@
     .venv/bin/python benchmarks/solve_time.py LunarLander-v3 --seeds 0-4
 
 For each seed, deepq (the environment's default preset) and SB3 (RL-Zoo hyperparameters) train
-at the same time, one process each with one torch thread, so both see the same load on this
-machine. Both are evaluated the same way: every ``eval_interval`` steps (deepq's preset value),
+one after the other, alternating, each run in a fresh process with the machine to itself and
+the threads its library uses by default (deepq: ``deepq.cpu.default_threads``, as `deepq train`;
+SB3: PyTorch's default, one per core). ``--jobs 2`` runs the two side by side instead, each
+pinned to one core with one thread (the same load on both, half the machine each). Both are
+evaluated the same way: every ``eval_interval`` steps (deepq's preset value),
 100 greedy episodes with deepq's batched evaluator on separate seeded environments. For deepq
 the evaluation runs inside its loop; for SB3 in a callback. Either way its time is counted in
 the wall seconds to solve and in steps/s (the clock starts when training starts).
@@ -15,6 +18,7 @@ the wall seconds to solve and in steps/s (the clock starts when training starts)
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -91,11 +95,19 @@ def run_sb3(env_id: str, seed: int, preset_name: str | None) -> dict[str, Any]:
             "threshold": config.solved_threshold, **record}
 
 
-def one(job: tuple[str, str, int, str | None]) -> dict[str, Any]:
-    lib, env_id, seed, preset = job
+def one(job: tuple[str, str, int, str | None, int | None]) -> dict[str, Any]:
+    """Run one library on one seed; ``core`` pins the process to that core (``--jobs 2``)."""
+    lib, env_id, seed, preset, core = job
     import torch
 
-    torch.set_num_threads(1)
+    from deepq.config import build_config
+    from deepq.cpu import default_threads
+
+    if core is not None:
+        os.sched_setaffinity(0, {core})  # deepq's evaluator then steps its environments in-process
+        torch.set_num_threads(1)
+    elif lib == "deepq":
+        torch.set_num_threads(default_threads(build_config(env_id, preset)[0]))
     return run_deepq(env_id, seed, preset) if lib == "deepq" else run_sb3(env_id, seed, preset)
 
 
@@ -120,9 +132,14 @@ def main() -> None:
     parser.add_argument("env_id", choices=sorted(ZOO))
     parser.add_argument("--seeds", type=_seed_list, default=[0, 1, 2, 3, 4])
     parser.add_argument("--preset", help="deepq preset (default: the environment's own)")
+    parser.add_argument("--jobs", type=int, choices=(1, 2), default=1,
+                        help="1: one run at a time, alternating (default); 2: deepq and SB3 side by side")
     args = parser.parse_args()
-    jobs = [(lib, args.env_id, seed, args.preset) for seed in args.seeds for lib in ("deepq", "sb3")]
-    with ProcessPoolExecutor(2) as pool:  # deepq and SB3 side by side, seed after seed
+    cores = sorted(os.sched_getaffinity(0))
+    side_by_side = args.jobs == 2 and len(cores) >= 2
+    jobs = [(lib, args.env_id, seed, args.preset, cores[i] if side_by_side else None)
+            for seed in args.seeds for i, lib in enumerate(("deepq", "sb3"))]
+    with ProcessPoolExecutor(args.jobs, max_tasks_per_child=1) as pool:  # a fresh process per run
         rows = list(pool.map(one, jobs))
 
     print(f"\n{args.env_id}: per seed (wall seconds to a greedy 100-episode mean >= "
@@ -153,6 +170,8 @@ def main() -> None:
     print(f"| still solved at the end | {mine['at_end']} | {theirs['at_end']} | |")
     print("Evaluation: 100 greedy episodes every eval_interval steps with the same evaluator; deepq "
           "in its loop, SB3 in a callback; both counted in wall seconds and steps/s.")
+    print("Runs: " + ("deepq and SB3 side by side, one core and one thread each." if side_by_side else
+                      "one at a time, alternating; each library's default threads."))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/time_split.py LunarLander-v3 --preset lunarlander-fast --steps 80000
 
 One run in this process, with a timer wrapped around each part (the wrappers add ~1 µs a
-call). Threads as the `deepq train` command uses them: one for a single seed, one per core
-for an ensemble. "rest" is the loop's own bookkeeping (episode logging, progress, checkpoints)
+call). Threads as the `deepq train` command chooses them (``deepq.cpu.default_threads``) unless
+``--threads`` says otherwise. "rest" is the loop's own bookkeeping (episode logging, progress, checkpoints)
 and the run's end (model files, learning-curve plots: ~0.5 s). Run it with nothing else on
 the machine.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import tempfile
 import time
 from collections import Counter
@@ -48,6 +47,7 @@ def main() -> None:
     from deepq.agent import DQNAgent
     from deepq.cli import _seed_list
     from deepq.config import build_config
+    from deepq.cpu import default_threads
     from deepq.ensemble import EnsembleAgent, EnsembleReplay, EnsembleTrainer
     from deepq.envs import ResumableVectorEnv
     from deepq.replay import ReplayBuffer
@@ -59,11 +59,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=_seed_list, default=None, help="train these seeds as one ensemble")
     parser.add_argument("--steps", type=int, default=None, help="environment steps (default: the preset's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as `deepq train`)")
     args = parser.parse_args()
 
     config, preset = build_config(args.env_id, args.preset)
     ensemble = args.seeds is not None
-    torch.set_num_threads((os.cpu_count() or 1) if ensemble else 1)
+    torch.set_num_threads(args.threads or default_threads(config, len(args.seeds) if ensemble else 1))
     timed(DQNAgent, "learn", "learn step")
     timed(ResumableVectorEnv, "step", "environment steps")
     timed(ResumableVectorEnv, "reset_done", "environment resets")

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -90,3 +93,71 @@ def test_ensemble_members_get_exactly_their_solo_episodes(env_id, episodes):
         alone = evaluate(policy, env_id, episodes, seed=seed)
         assert np.array_equal(np.sort(returns), np.sort(alone))
     assert not np.array_equal(together[0], together[1])  # the members really differ
+
+
+def lander_policy(obs):
+    """A deterministic LunarLander policy (fire against the fall and the tilt), in batches."""
+    actions = np.where(obs[..., 3] < -0.05, 2, 0)
+    actions = np.where((actions == 0) & (obs[..., 4] > 0.1), 3, actions)
+    return np.where((actions == 0) & (obs[..., 4] < -0.1), 1, actions)
+
+
+def test_splitting_the_environments_over_processes_changes_nothing():
+    """Forked processes step blocks of the environments: the returns are the same, in the same
+    order, as with one process, for one policy and for an ensemble's members."""
+    alone = evaluate(lander_policy, "LunarLander-v3", 40, seed=3, processes=1)
+    for processes in (2, 3):
+        assert np.array_equal(evaluate(lander_policy, "LunarLander-v3", 40, seed=3, processes=processes), alone)
+    members = evaluate_members(lander_policy, "LunarLander-v3", 24, [0, 7], max_batch=12, processes=1)
+    split = evaluate_members(lander_policy, "LunarLander-v3", 24, [0, 7], max_batch=12, processes=3)
+    assert all(np.array_equal(a, b) for a, b in zip(members, split, strict=True))
+    assert len(alone) == 40 and [len(m) for m in split] == [24, 24]
+
+
+class Boom(gym.Env):
+    """Falls over on its 5th step in episodes seeded 110 or more."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.fragile, self.t = seed is not None and seed >= 110, 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        if self.fragile and self.t == 5:
+            raise ValueError("the physics exploded")
+        return np.zeros(2, np.float32), 1.0, False, self.t >= 8, {}
+
+
+gym.register("deepq-test/Boom-v0", entry_point=Boom)
+
+
+def test_a_failure_in_a_forked_block_is_raised_here():
+    """Environments 10-19 are stepped by the forked process: its error comes back as a
+    RuntimeError naming it, and nothing hangs."""
+    with pytest.raises(RuntimeError, match="ValueError: the physics exploded"):
+        evaluate(lambda obs: np.zeros(len(obs), np.int64), "deepq-test/Boom-v0", 20, seed=100, processes=2)
+    returns = evaluate(lambda obs: np.zeros(len(obs), np.int64), "deepq-test/Boom-v0", 10, seed=100,
+                       processes=2)  # seeds 100-109 only: no failure
+    assert (returns == 8).all()
+
+
+def test_forked_blocks_never_run_this_process_cleanup(tmp_path):
+    """The forked processes leave with os._exit: an atexit handler (the way a trainer saves on
+    the way out) runs once, in this process only."""
+    marks = tmp_path / "exits.txt"
+    script = (
+        "import atexit, numpy as np\n"
+        "from deepq.evaluation import evaluate\n"
+        f"atexit.register(lambda: open({str(marks)!r}, 'a').write('exit\\n'))\n"
+        "r = evaluate(lambda o: np.zeros(len(o), np.int64), 'LunarLander-v3', 32, processes=4)\n"
+        "assert len(r) == 32\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    assert marks.read_text() == "exit\n"

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import signal
 import sys
 from pathlib import Path
 from typing import Any
+
+from deepq.cpu import default_threads
 
 EXIT_USAGE = 2
 
@@ -68,15 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a live bar")
     train.add_argument("--threads", type=int,
-                       help="torch CPU threads (default 1: small nets only lose time to threading; "
-                            "with --seeds, one per core, up to 8)")
+                       help="torch CPU threads (default: 1 for networks under 256 units wide, 2 for wider "
+                            "ones; with --seeds, one per core, up to 8)")
 
     resume = commands.add_parser("resume", help="continue a stopped run")
     resume.add_argument("run_dir", type=Path)
     resume.add_argument("--steps", type=int, help="new total of environment steps")
     resume.add_argument("--device", default="auto")
     resume.add_argument("--no-progress", action="store_true")
-    resume.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    resume.add_argument("--threads", type=int, help="torch CPU threads (default: as `deepq train` chose)")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained model greedily")
     evaluate.add_argument("path", help="a run directory or model file, or an env id with --random")
@@ -108,12 +109,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deepq.train import Trainer
 
     progress = False if args.no_progress else None
-    _set_threads(args.threads if args.threads is not None else min(8, _cores()) if args.seeds else 1)
+    _check_threads(args.threads)
     if args.resume is not None:
         if args.env_id:
             raise UserError("give either ENV_ID or --resume RUN_DIR, not both")
         trainer = Trainer.resume(args.resume, device=args.device, progress=progress, total_steps=args.steps)
-        return _run(trainer)
+        return _run(trainer, args.threads)
     if not args.env_id:
         raise UserError("train needs an environment id, e.g. `deepq train CartPole-v1`")
     overrides = parse_overrides(args.overrides)
@@ -134,7 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device, stop_when_solved=args.stop_when_solved, progress=progress,
         preset=preset.name if preset else None, save_replay=args.save_replay,
     )
-    return _run(trainer)
+    return _run(trainer, args.threads)
 
 
 def _train_ensemble(args: argparse.Namespace, config: Any, preset: str | None) -> int:
@@ -157,6 +158,7 @@ def _train_ensemble(args: argparse.Namespace, config: Any, preset: str | None) -
         args.env_id, config, args.seeds, run_dir, total_steps=args.steps, device=args.device,
         progress=False if args.no_progress else None, preset=preset,
     )
+    _set_threads(args.threads or default_threads(config, len(args.seeds)))
     summaries = trainer.run()
     if summaries[0]["interrupted"]:
         print(f"interrupted at step {summaries[0]['steps']}; each seed's model.pt and summary.json are "
@@ -180,22 +182,20 @@ def _clear_run_dir(run_dir: Path) -> None:
         old.unlink()
 
 
-def _cores() -> int:
-    """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+def _check_threads(threads: int | None) -> None:
+    if threads is not None and threads < 1:
+        raise UserError("--threads must be at least 1")
 
 
 def _set_threads(threads: int) -> None:
     import torch
 
-    if threads < 1:
-        raise UserError("--threads must be at least 1")
     torch.set_num_threads(threads)
 
 
-def _run(trainer: Any) -> int:
+def _run(trainer: Any, threads: int | None) -> int:
+    """Train with ``threads`` torch threads (default: ``deepq.cpu.default_threads``), then report."""
+    _set_threads(threads or default_threads(trainer.config))
     summary = trainer.run()
     run_dir = trainer.run_dir
     if summary["interrupted"]:
@@ -224,10 +224,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """``deepq resume``."""
     from deepq.train import Trainer
 
-    _set_threads(args.threads)
+    _check_threads(args.threads)
     trainer = Trainer.resume(args.run_dir, device=args.device,
                              progress=False if args.no_progress else None, total_steps=args.steps)
-    return _run(trainer)
+    return _run(trainer, args.threads)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
