@@ -39,13 +39,14 @@ ZOO: dict[str, dict[str, Any]] = {
 EVAL_SEED_OFFSET = 1_000_003
 
 
-def run_deepq(env_id: str, seed: int, preset_name: str | None) -> dict[str, Any]:
+def run_deepq(env_id: str, seed: int, preset_name: str | None, stop: bool) -> dict[str, Any]:
     from deepq.config import build_config
     from deepq.train import Trainer
 
     config, preset = build_config(env_id, preset_name)
     trainer = Trainer(env_id, config, seed=seed, run_dir=tempfile.mkdtemp(prefix="deepq-bench-"),
-                      progress=False, device="cpu", preset=preset.name if preset else None)
+                      progress=False, device="cpu", preset=preset.name if preset else None,
+                      stop_when_solved=stop)
     s = trainer.run()
     return {"lib": "deepq", "seed": seed, "solved_at_seconds": s["solved_at_seconds"],
             "solved_at_step": s["solved_at_step"], "steps": s["steps"], "wall": s["wall_seconds"],
@@ -53,7 +54,7 @@ def run_deepq(env_id: str, seed: int, preset_name: str | None) -> dict[str, Any]
             "eval_interval": config.eval_interval}
 
 
-def run_sb3(env_id: str, seed: int, preset_name: str | None) -> dict[str, Any]:
+def run_sb3(env_id: str, seed: int, preset_name: str | None, stop: bool) -> dict[str, Any]:
     import gymnasium as gym
     import numpy as np
     from stable_baselines3 import DQN
@@ -84,10 +85,12 @@ def run_sb3(env_id: str, seed: int, preset_name: str | None) -> dict[str, Any]:
                 if mean >= config.solved_threshold and record["solved_at_step"] is None:
                     record["solved_at_step"] = self.num_timesteps
                     record["solved_at_seconds"] = time.perf_counter() - self.start
+                    return not stop
             return True
 
     callback = Evaluate()
     model.learn(steps, callback=callback)
+    steps = model.num_timesteps
     if steps % config.eval_interval:
         record["final"] = float(np.mean(evaluate(policy, env_id, 100, seed=seed + EVAL_SEED_OFFSET)))
     wall = time.perf_counter() - callback.start
@@ -95,9 +98,9 @@ def run_sb3(env_id: str, seed: int, preset_name: str | None) -> dict[str, Any]:
             "threshold": config.solved_threshold, **record}
 
 
-def one(job: tuple[str, str, int, str | None, int | None]) -> dict[str, Any]:
+def one(job: tuple[str, str, int, str | None, int | None, bool]) -> dict[str, Any]:
     """Run one library on one seed; ``core`` pins the process to that core (``--jobs 2``)."""
-    lib, env_id, seed, preset, core = job
+    lib, env_id, seed, preset, core, stop = job
     import torch
 
     from deepq.config import build_config
@@ -108,7 +111,7 @@ def one(job: tuple[str, str, int, str | None, int | None]) -> dict[str, Any]:
         torch.set_num_threads(1)
     elif lib == "deepq":
         torch.set_num_threads(default_threads(build_config(env_id, preset)[0]))
-    return run_deepq(env_id, seed, preset) if lib == "deepq" else run_sb3(env_id, seed, preset)
+    return (run_deepq if lib == "deepq" else run_sb3)(env_id, seed, preset, stop)
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -134,10 +137,12 @@ def main() -> None:
     parser.add_argument("--preset", help="deepq preset (default: the environment's own)")
     parser.add_argument("--jobs", type=int, choices=(1, 2), default=1,
                         help="1: one run at a time, alternating (default); 2: deepq and SB3 side by side")
+    parser.add_argument("--stop-when-solved", action="store_true",
+                        help="end each run at its first solved evaluation (no 'still solved at the end')")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
     side_by_side = args.jobs == 2 and len(cores) >= 2
-    jobs = [(lib, args.env_id, seed, args.preset, cores[i] if side_by_side else None)
+    jobs = [(lib, args.env_id, seed, args.preset, cores[i] if side_by_side else None, args.stop_when_solved)
             for seed in args.seeds for i, lib in enumerate(("deepq", "sb3"))]
     with ProcessPoolExecutor(args.jobs, max_tasks_per_child=1) as pool:  # a fresh process per run
         rows = list(pool.map(one, jobs))
@@ -171,7 +176,8 @@ def main() -> None:
     print("Evaluation: 100 greedy episodes every eval_interval steps with the same evaluator; deepq "
           "in its loop, SB3 in a callback; both counted in wall seconds and steps/s.")
     print("Runs: " + ("deepq and SB3 side by side, one core and one thread each." if side_by_side else
-                      "one at a time, alternating; each library's default threads."))
+                      "one at a time, alternating; each library's default threads.")
+          + (" Each run stopped at its first solved evaluation." if args.stop_when_solved else ""))
 
 
 if __name__ == "__main__":
