@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from concurrent.futures import ProcessPoolExecutor
 
-from presets import run_seed
+from presets import run_seed, runs_pool
 
 # The lunarlander preset uses 3-step returns; the base turns them off.
 VARIANTS = {
@@ -38,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     jobs = [(args.env, args.preset, seed, args.steps, overrides, True)
             for overrides in VARIANTS.values() for seed in args.seeds]
-    with ProcessPoolExecutor(args.jobs) as pool:
+    with runs_pool(args.jobs) as pool:
         results = list(pool.map(run_seed, jobs))
     per_variant = len(args.seeds)
     print(f"\n{args.env}, preset {args.preset} + each addition, seeds {args.seeds}, at most {args.steps} "

@@ -46,7 +46,15 @@ class MLP(nn.Module):
         self.linears = [layer for layer in self.body if isinstance(layer, nn.Linear)] + [self.head.advantage]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.head(self._hidden(obs.float()))
+        return self._q(self._hidden(obs.float()))
+
+    def _q(self, features: torch.Tensor) -> torch.Tensor:
+        """``self.head(features)``; a plain head's layer is called directly (two module
+        dispatches fewer, ~5 µs of a greedy action)."""
+        if self.head.dueling:
+            return self.head(features)
+        layer = self.linears[-1]
+        return F.linear(features, layer.weight, layer.bias)
 
     def _hidden(self, x: torch.Tensor, inputs: list[torch.Tensor] | None = None) -> torch.Tensor:
         """``self.body(x)`` with the layers called directly: the same arithmetic, without
@@ -66,7 +74,7 @@ class MLP(nn.Module):
         inputs: list[torch.Tensor] = []
         x = self._hidden(obs.float(), inputs)
         inputs.append(x)
-        return self.head(x), inputs
+        return self._q(x), inputs
 
     @torch.no_grad()
     def backward_by_hand(self, inputs: list[torch.Tensor], grad_q: torch.Tensor) -> None:
