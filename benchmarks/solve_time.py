@@ -168,11 +168,13 @@ def main() -> None:
     print(f"| median s to solved | {fmt(mine['median'])} | {fmt(theirs['median'])} | "
           f"{ratio(mine['median'], theirs['median'])} |")
     print(f"| range s | {mine['range']} | {theirs['range']} | |")
-    print(f"| median steps to solved | {fmt(mine['steps'])} | {fmt(theirs['steps'])} | |")
+    steps = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
+    print(f"| median steps to solved | {steps(mine['steps'])} | {steps(theirs['steps'])} | |")
     print(f"| median steps/s | {mine['sps']:.0f} | {theirs['sps']:.0f} | {ratio(mine['sps'], theirs['sps'])} |")
     print(f"| median final greedy mean | {mine['final']:.1f} | {theirs['final']:.1f} | |")
     print(f"| solved | {mine['solved']} | {theirs['solved']} | |")
-    print(f"| still solved at the end | {mine['at_end']} | {theirs['at_end']} | |")
+    if not args.stop_when_solved:  # stopped runs end at their solved evaluation
+        print(f"| still solved at the end | {mine['at_end']} | {theirs['at_end']} | |")
     print("Evaluation: 100 greedy episodes every eval_interval steps with the same evaluator; deepq "
           "in its loop, SB3 in a callback; both counted in wall seconds and steps/s.")
     print("Runs: " + ("deepq and SB3 side by side, one core and one thread each." if side_by_side else
