@@ -158,7 +158,7 @@ def _train_ensemble(args: argparse.Namespace, config: Any, preset: str | None) -
         args.env_id, config, args.seeds, run_dir, total_steps=args.steps, device=args.device,
         progress=False if args.no_progress else None, preset=preset,
     )
-    _set_threads(args.threads or default_threads(config, len(args.seeds)))
+    _set_threads(args.threads, config, len(args.seeds))
     summaries = trainer.run()
     if summaries[0]["interrupted"]:
         print(f"interrupted at step {summaries[0]['steps']}; each seed's model.pt and summary.json are "
@@ -187,15 +187,16 @@ def _check_threads(threads: int | None) -> None:
         raise UserError("--threads must be at least 1")
 
 
-def _set_threads(threads: int) -> None:
+def _set_threads(threads: int | None, config: Any, members: int = 1) -> None:
+    """Use ``threads`` torch threads, or ``deepq.cpu.default_threads`` for this run when not given."""
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads or default_threads(config, members))
 
 
 def _run(trainer: Any, threads: int | None) -> int:
     """Train with ``threads`` torch threads (default: ``deepq.cpu.default_threads``), then report."""
-    _set_threads(threads or default_threads(trainer.config))
+    _set_threads(threads, trainer.config)
     summary = trainer.run()
     run_dir = trainer.run_dir
     if summary["interrupted"]:
