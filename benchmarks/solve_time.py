@@ -164,12 +164,13 @@ def main() -> None:
     def ratio(a: float | None, b: float | None) -> str:
         return "-" if a is None or b is None else f"{a / b:.2f}"
 
-    fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+    def fmt(v: float | None, spec: str = ".1f") -> str:
+        return "-" if v is None else format(v, spec)
+
     print(f"| median s to solved | {fmt(mine['median'])} | {fmt(theirs['median'])} | "
           f"{ratio(mine['median'], theirs['median'])} |")
     print(f"| range s | {mine['range']} | {theirs['range']} | |")
-    steps = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
-    print(f"| median steps to solved | {steps(mine['steps'])} | {steps(theirs['steps'])} | |")
+    print(f"| median steps to solved | {fmt(mine['steps'], ',.0f')} | {fmt(theirs['steps'], ',.0f')} | |")
     print(f"| median steps/s | {mine['sps']:.0f} | {theirs['sps']:.0f} | {ratio(mine['sps'], theirs['sps'])} |")
     print(f"| median final greedy mean | {mine['final']:.1f} | {theirs['final']:.1f} | |")
     print(f"| solved | {mine['solved']} | {theirs['solved']} | |")
