@@ -70,11 +70,11 @@ def td_loss_grad(
     predicted: torch.Tensor, target: torch.Tensor, kind: str = "huber",
     weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """d td_loss / d predicted for one member's ``(B,)`` rows: the Huber loss's slope is the TD
-    error clamped to [-1, 1], the squared error's is twice the TD error; each row's share of
-    the mean is 1/B, times its weight. Written in the order autograd multiplies, so the
-    numbers are the same."""
-    row_share = torch.full_like(predicted, 1.0 / predicted.shape[0])
+    """d td_loss / d predicted for ``(B,)`` rows (or an ensemble's ``(K, B)``: each member's own
+    mean): the Huber loss's slope is the TD error clamped to [-1, 1], the squared error's is
+    twice the TD error; each row's share of the mean is 1/B, times its weight. Written in the
+    order autograd multiplies, so the numbers are the same."""
+    row_share = torch.full_like(predicted, 1.0 / predicted.shape[-1])
     if weights is not None:
         row_share = row_share * weights
     error = predicted - target
@@ -185,20 +185,21 @@ class DQNAgent:
 
     @torch.no_grad()
     def learn_by_hand(self, batch: Batch) -> dict[str, Any]:
-        """``learn`` for a plain MLP, with the backward pass written out (``MLP.backward_by_hand``).
+        """``learn`` for a plain MLP (or an ensemble of them), with the backward pass written out
+        (``MLP.backward_by_hand``, ``EnsembleMLP.backward_by_hand``).
         One forward pass runs s and s' together; the loss's slope comes from ``td_loss_grad``."""
         config = self.config
-        n = batch.obs.shape[0]
-        q_both, inputs = self.q_net.forward_keeping_inputs(torch.cat([batch.obs, batch.next_obs]))
-        q_values, next_q_online = q_both[:n], q_both[n:]
+        n = batch.obs.shape[-2]  # rows are the second-last dimension: (B, obs), or (K, B, obs) for an ensemble
+        q_both, inputs = self.q_net.forward_keeping_inputs(torch.cat([batch.obs, batch.next_obs], dim=-2))
+        q_values, next_q_online = q_both[..., :n, :], q_both[..., n:, :]
         next_q_target = self.target_net(batch.next_obs) if self.target_net is not None else next_q_online
         next_value = next_state_value(next_q_target, next_q_online if config.double else None)
         target = td_target(batch.rewards, batch.terminated, next_value, batch.discounts)
 
         predicted = q_taken(q_values, batch.actions)
         slope = td_loss_grad(predicted, target, config.loss, batch.weights)
-        grad_q = torch.zeros_like(q_values).scatter_(1, batch.actions.long().unsqueeze(1), slope.unsqueeze(1))
-        self.q_net.backward_by_hand([x[:n] for x in inputs], grad_q)
+        grad_q = torch.zeros_like(q_values).scatter_(-1, batch.actions.long().unsqueeze(-1), slope.unsqueeze(-1))
+        self.q_net.backward_by_hand([x[..., :n, :] for x in inputs], grad_q)
         self.clip_and_step()
         return {
             "loss": td_loss(predicted, target, config.loss, batch.weights),

@@ -114,7 +114,8 @@ class EnsembleReplay:
 
 class EnsembleAgent(DQNAgent):
     """A ``DQNAgent`` whose network is an ``EnsembleMLP``: observations ``(K, n, ...)`` in,
-    one Q-value table per member out. ``learn`` is the solo learn step, unchanged."""
+    one Q-value table per member out. ``learn`` is the solo learn step, unchanged: by hand
+    (``learn_by_hand``, batched products) unless the members are dueling."""
 
     def __init__(self, members: Sequence[DQNAgent], config: DQNConfig, device: torch.device) -> None:
         nets = [member.q_net for member in members]
@@ -123,6 +124,7 @@ class EnsembleAgent(DQNAgent):
         first = members[0]
         super().__init__(first.obs_shape, first.n_actions, config, device,
                          q_net=EnsembleMLP(nets))  # type: ignore[arg-type]
+        self.by_hand = not self.q_net.dueling
 
     def act(self, obs: np.ndarray, epsilon: float, rng: Any) -> np.ndarray:
         """Epsilon-greedy actions ``(K, n)``; ``rng`` is one generator per member, drawn from

@@ -122,10 +122,8 @@ class EnsembleMLP(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         pairs = self._pairs
-        x = obs.float()
         hidden = len(pairs) - (2 if self.dueling else 1)
-        for weight, bias in pairs[:hidden]:
-            x = torch.baddbmm(bias, x, weight.transpose(1, 2)).relu_()
+        x = self._hidden(obs.float(), hidden)
         weight, bias = pairs[hidden]
         advantage = torch.baddbmm(bias, x, weight.transpose(1, 2))
         if not self.dueling:
@@ -133,6 +131,36 @@ class EnsembleMLP(nn.Module):
         weight, bias = pairs[hidden + 1]
         value = torch.baddbmm(bias, x, weight.transpose(1, 2))
         return value + advantage - advantage.mean(dim=-1, keepdim=True)
+
+    def _hidden(self, x: torch.Tensor, hidden: int, inputs: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The first ``hidden`` layers with ReLU; each one's input is appended to ``inputs`` when given."""
+        for weight, bias in self._pairs[:hidden]:
+            if inputs is not None:
+                inputs.append(x)
+            x = torch.baddbmm(bias, x, weight.transpose(1, 2)).relu_()
+        return x
+
+    # --- backpropagation by hand, as ``MLP`` does it, one batched product per layer (no dueling head) ---
+    @torch.no_grad()
+    def forward_keeping_inputs(self, obs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``forward``, also returning each layer's input ``(K, B, in)``."""
+        inputs: list[torch.Tensor] = []
+        x = self._hidden(obs.float(), len(self._pairs) - 1, inputs)
+        inputs.append(x)
+        weight, bias = self._pairs[-1]
+        return torch.baddbmm(bias, x, weight.transpose(1, 2)), inputs
+
+    @torch.no_grad()
+    def backward_by_hand(self, inputs: list[torch.Tensor], grad_q: torch.Tensor) -> None:
+        """``MLP.backward_by_hand`` for every member at once: dW = dy^T x and dx = dy W as
+        batched products, db = the sum of dy over each member's rows."""
+        grad = grad_q
+        for i in reversed(range(len(inputs))):
+            (weight, bias), x = self._pairs[i], inputs[i]
+            weight.grad = torch.bmm(grad.transpose(1, 2), x)
+            bias.grad = grad.sum(1, keepdim=True)
+            if i > 0:
+                grad = torch.ops.aten.threshold_backward(torch.bmm(grad, weight), x, 0.0)
 
     def layer_parameters(self) -> list[tuple[nn.Parameter, nn.Parameter]]:
         """(weight, bias) of each layer, in order."""
