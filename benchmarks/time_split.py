@@ -50,7 +50,7 @@ def main() -> None:
     from deepq.cpu import default_threads
     from deepq.ensemble import EnsembleAgent, EnsembleReplay, EnsembleTrainer
     from deepq.envs import ResumableVectorEnv
-    from deepq.replay import ReplayBuffer
+    from deepq.replay import NStepCollector, ReplayBuffer
     from deepq.train import Trainer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -74,6 +74,7 @@ def main() -> None:
         timed(EnsembleAgent, "act", "acting")
         timed(EnsembleReplay, "sample", "replay sampling")
         timed(EnsembleReplay, "add", "storing")
+        timed(NStepCollector, "push", "n-step windows")
         timed(EnsembleTrainer, "_evaluate", "evaluations")
         trainer: Any = EnsembleTrainer(args.env_id, config, args.seeds, run_dir, total_steps=args.steps,
                                        device="cpu", progress=False, preset=name)
@@ -81,6 +82,7 @@ def main() -> None:
         timed(DQNAgent, "act", "acting")
         timed(ReplayBuffer, "sample", "replay sampling")
         timed(ReplayBuffer, "add", "storing")
+        timed(NStepCollector, "push", "n-step windows")
         timed(Trainer, "_evaluate", "evaluations")
         trainer = Trainer(args.env_id, config, seed=args.seed, run_dir=run_dir, total_steps=args.steps,
                           device="cpu", progress=False, preset=name)

@@ -82,3 +82,21 @@ def test_state_dict_round_trip_keeps_pending_steps():
     args = (obs + 1, np.array([0, 0]), np.array([0.5, 0.5]), obs + 2, np.ones(2, bool), np.zeros(2, bool))
     for a, b in zip(collector.push(*args), copy.push(*args)):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_one_collector_over_groups_of_envs_gives_each_group_its_own_rows(n):
+    """What the --seeds ensemble relies on: one collector over 2 x 3 environments returns, at
+    every step, group 0's rows then group 1's, each exactly what a collector over that group's
+    3 environments alone returns, and ``last_envs`` names each row's environment."""
+    whole = NStepCollector(n, 0.9, 6)
+    groups = [NStepCollector(n, 0.9, 3) for _ in range(2)]
+    for step in random_run(6, 60, seed=4):
+        rows = whole.push(*step)
+        assert list(whole.last_envs) == sorted(whole.last_envs) and len(whole.last_envs) == len(rows[1])
+        group_of_row = whole.last_envs // 3
+        for g, collector in enumerate(groups):
+            expected = collector.push(*(part[3 * g: 3 * g + 3] for part in step))
+            assert list(whole.last_envs[group_of_row == g] - 3 * g) == list(collector.last_envs)
+            for got, want in zip(rows, expected, strict=True):
+                np.testing.assert_array_equal(got[group_of_row == g] if got.ndim else got, want)

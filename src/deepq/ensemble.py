@@ -78,20 +78,20 @@ class EnsembleReplay:
         """Rows every member can sample from (the smallest member's count)."""
         return int(self.sizes.min())
 
-    def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
-            terminated: np.ndarray, discounts: np.ndarray | None = None, member: int | None = None) -> None:
-        """Store m transitions for every member (arrays ``(K, m, ...)``), or with ``member=k``
-        member k's m transitions (arrays ``(m, ...)``)."""
-        members = np.arange(len(self.sizes)) if member is None else np.array([member])
-        m = actions.shape[-1]
-        rows = (self.cursors[members, None] + np.arange(m)) % self.capacity
-        flat = (self._member_starts[members] + rows).ravel()  # rows of the (K * capacity, ...) arrays
+    def add(self, members: np.ndarray, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+            next_obs: np.ndarray, terminated: np.ndarray, discounts: np.ndarray) -> None:
+        """Store transitions (arrays ``(m, ...)``); row i goes to member ``members[i]``. The rows
+        are grouped by member in ascending order, each member's in the order it would store them
+        alone (as an ``NStepCollector`` over every member's environments returns them)."""
+        counts = np.bincount(members, minlength=len(self.sizes))
+        first_of_member = np.cumsum(counts) - counts
+        rank = np.arange(len(members)) - first_of_member[members]  # position among the member's rows
+        flat = self._member_starts[:, 0][members] + (self.cursors[members] + rank) % self.capacity
         for array, values in ((self.obs, obs), (self.next_obs, next_obs), (self.actions, actions),
                               (self.rewards, rewards), (self.terminated, terminated), (self.discounts, discounts)):
-            if values is not None:
-                array.reshape(-1, *array.shape[2:])[flat] = values.reshape(-1, *array.shape[2:])
-        self.cursors[members] = (self.cursors[members] + m) % self.capacity
-        self.sizes[members] = np.minimum(self.sizes[members] + m, self.capacity)
+            array.reshape(-1, *array.shape[2:])[flat] = values
+        self.cursors = (self.cursors + counts) % self.capacity
+        self.sizes = np.minimum(self.sizes + counts, self.capacity)
 
     def sample(self, batch_size: int) -> Batch:
         """A ``(K, batch_size)`` batch, each member's rows distinct and uniformly drawn."""
@@ -206,7 +206,10 @@ class EnsembleTrainer:
         envs = ResumableVectorEnv(self.env_id, k_members * n, seed=self.seeds, **self.env_kwargs)
         obs = envs.reset()
         rngs = [m.rng for m in members]
-        collectors = [NStepCollector(config.n_step, config.gamma, n) for _ in members]
+        # One collector over every member's environments: each environment keeps its own window,
+        # and the rows come out environment by environment, so member by member.
+        collector = NStepCollector(config.n_step, config.gamma, k_members * n)
+        env_member = np.repeat(np.arange(k_members), n)  # the member each environment belongs to
 
         def split(array: np.ndarray) -> np.ndarray:  # (K * n, ...) -> (K, n, ...): member k's envs
             return array.reshape(k_members, n, *array.shape[1:])
@@ -231,12 +234,8 @@ class EnsembleTrainer:
                 done = terminated | truncated
                 # store
                 learn_rewards = clip_reward(rewards) if config.clip_rewards else rewards
-                if config.n_step == 1:  # every member stores one row per environment
-                    self.replay.add(split(obs), actions, split(learn_rewards), split(next_obs), split(terminated))
-                else:  # member k's n-step returns, as its solo run collects them
-                    for k, rows in enumerate(zip(split(obs), actions, split(learn_rewards), split(next_obs),
-                                                 split(terminated), split(truncated), strict=True)):
-                        self.replay.add(*collectors[k].push(*rows), member=k)
+                rows = collector.push(obs, actions.reshape(-1), learn_rewards, next_obs, terminated, truncated)
+                self.replay.add(env_member[collector.last_envs], *rows)
                 obs = envs.reset_done(done)
                 self.step += n
                 episode_return += rewards

@@ -19,7 +19,8 @@ Transitions = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
 
 
 class NStepCollector:
-    """Feed it each vector step; it returns the n-step transitions that are complete."""
+    """Feed it each vector step; it returns the n-step transitions that are complete, environment
+    by environment (``last_envs`` says which environment each came from)."""
 
     def __init__(self, n: int, gamma: float, num_envs: int) -> None:
         self.n = int(n)
@@ -28,6 +29,8 @@ class NStepCollector:
         # Per environment: the last (obs, action, reward) steps not yet stored.
         self.windows: list[deque[tuple[np.ndarray, int, float]]] = []
         self._one_step_discounts = np.full(num_envs, self.gamma, dtype=np.float32)
+        self._all_envs = np.arange(num_envs)
+        self.last_envs = self._all_envs[:0]  # the environment each row of the last push came from
         self.clear()
 
     def clear(self) -> None:
@@ -40,17 +43,22 @@ class NStepCollector:
     ) -> Transitions:
         """(obs, actions, returns, next_obs, terminated, discounts) ready for the memory."""
         if self.n == 1:  # nothing to accumulate
+            self.last_envs = self._all_envs
             return obs, actions, rewards, next_obs, terminated, self._one_step_discounts
         rows: list[tuple[np.ndarray, int, float, np.ndarray, bool, float]] = []
+        envs: list[int] = []
         for e, window in enumerate(self.windows):
             window.append((obs[e].copy(), int(actions[e]), float(rewards[e])))
             if terminated[e] or truncated[e]:
                 while window:  # flush: shorter returns, cut at the episode's end
                     rows.append(self._emit(window, next_obs[e], bool(terminated[e])))
+                    envs.append(e)
                     window.popleft()
             elif len(window) == self.n:
                 rows.append(self._emit(window, next_obs[e], False))
+                envs.append(e)
                 window.popleft()
+        self.last_envs = np.array(envs, dtype=np.int64)
         if not rows:
             shape = obs.shape[1:]
             empty = np.zeros((0, *shape), dtype=obs.dtype)
