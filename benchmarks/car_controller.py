@@ -10,6 +10,10 @@ and follows a fixed rule, no learning:
   going straight within 10 degrees of it.
 - ``hold``: turn only while the front sensor reads sand; with sand on one side only, go
   straight rather than turn towards it; otherwise steer towards the goal.
+- ``follow``: follow the edge of the sand with it on the right (a "bug" rule): turn left while
+  the front sensor reads over 0.2; go straight while the right sensor reads over 0.2 and the
+  goal lies to the right; with all three sensors full (inside sand, or in a corner), or
+  otherwise, steer towards the goal.
 
 Prints goals in the last 10,000 frames and the share of those frames on sand, the figures
 `deepq car train` reports. The environment is deterministic, so one run per map and rule.
@@ -37,6 +41,8 @@ class Driver:
 
     def __call__(self, obs: np.ndarray) -> int:
         front, left, right, orientation, _ = obs
+        if self.rule == "follow":
+            return self._follow(front, left, right, orientation)
         sand_ahead = front > 0 or (self.rule == "avoid" and (left > 0 or right > 0))
         if sand_ahead:
             if self.turn is None:
@@ -50,6 +56,16 @@ class Driver:
         if orientation < -AIM:
             return LEFT
         return STRAIGHT
+
+
+    @staticmethod
+    def _follow(front: float, left: float, right: float, orientation: float, edge: float = 0.2) -> int:
+        if min(front, left, right) < 0.99:  # not inside sand
+            if front > edge:
+                return LEFT
+            if right > edge and orientation > 0:  # the goal lies beyond the sand on the right
+                return STRAIGHT
+        return RIGHT if orientation > AIM else LEFT if orientation < -AIM else STRAIGHT
 
 
 def drive(map_name: str, frames: int, policy: Callable[[np.ndarray], int], window: int = 10_000) -> tuple[int, float]:
@@ -72,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     print("| rule | " + " | ".join(f"{m}: goals (sand)" for m in args.maps) + " |")
     print("| --- |" + " --- |" * len(args.maps))
-    for rule in ("avoid", "hold"):
+    for rule in ("avoid", "hold", "follow"):
         cells = []
         for map_name in args.maps:
             goals, sand = drive(map_name, args.frames, Driver(rule))
