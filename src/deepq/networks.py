@@ -124,20 +124,23 @@ class EnsembleMLP(nn.Module):
         pairs = self._pairs
         hidden = len(pairs) - (2 if self.dueling else 1)
         x = self._hidden(obs.float(), hidden)
-        weight, bias = pairs[hidden]
-        advantage = torch.baddbmm(bias, x, weight.transpose(1, 2))
+        advantage = self._layer(hidden, x)
         if not self.dueling:
             return advantage
-        weight, bias = pairs[hidden + 1]
-        value = torch.baddbmm(bias, x, weight.transpose(1, 2))
+        value = self._layer(hidden + 1, x)
         return value + advantage - advantage.mean(dim=-1, keepdim=True)
+
+    def _layer(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Layer ``i`` for every member: x W^T + b as one batched product, ``(K, B, in) -> (K, B, out)``."""
+        weight, bias = self._pairs[i]
+        return torch.baddbmm(bias, x, weight.transpose(1, 2))
 
     def _hidden(self, x: torch.Tensor, hidden: int, inputs: list[torch.Tensor] | None = None) -> torch.Tensor:
         """The first ``hidden`` layers with ReLU; each one's input is appended to ``inputs`` when given."""
-        for weight, bias in self._pairs[:hidden]:
+        for i in range(hidden):
             if inputs is not None:
                 inputs.append(x)
-            x = torch.baddbmm(bias, x, weight.transpose(1, 2)).relu_()
+            x = self._layer(i, x).relu_()
         return x
 
     # --- backpropagation by hand, as ``MLP`` does it, one batched product per layer (no dueling head) ---
@@ -145,10 +148,10 @@ class EnsembleMLP(nn.Module):
     def forward_keeping_inputs(self, obs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``forward``, also returning each layer's input ``(K, B, in)``."""
         inputs: list[torch.Tensor] = []
-        x = self._hidden(obs.float(), len(self._pairs) - 1, inputs)
+        last = len(self._pairs) - 1
+        x = self._hidden(obs.float(), last, inputs)
         inputs.append(x)
-        weight, bias = self._pairs[-1]
-        return torch.baddbmm(bias, x, weight.transpose(1, 2)), inputs
+        return self._layer(last, x), inputs
 
     @torch.no_grad()
     def backward_by_hand(self, inputs: list[torch.Tensor], grad_q: torch.Tensor) -> None:

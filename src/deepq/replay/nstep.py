@@ -30,8 +30,13 @@ class NStepCollector:
         self.windows: list[deque[tuple[np.ndarray, int, float]]] = []
         self._one_step_discounts = np.full(num_envs, self.gamma, dtype=np.float32)
         self._all_envs = np.arange(num_envs)
-        self.last_envs = self._all_envs[:0]  # the environment each row of the last push came from
+        self._last_envs: list[int] | np.ndarray = []
         self.clear()
+
+    @property
+    def last_envs(self) -> np.ndarray:
+        """The environment each row of the last push came from (built only when asked for)."""
+        return np.asarray(self._last_envs, dtype=np.int64)
 
     def clear(self) -> None:
         """Forget pending steps (when the environments start fresh episodes)."""
@@ -43,7 +48,7 @@ class NStepCollector:
     ) -> Transitions:
         """(obs, actions, returns, next_obs, terminated, discounts) ready for the memory."""
         if self.n == 1:  # nothing to accumulate
-            self.last_envs = self._all_envs
+            self._last_envs = self._all_envs
             return obs, actions, rewards, next_obs, terminated, self._one_step_discounts
         rows: list[tuple[np.ndarray, int, float, np.ndarray, bool, float]] = []
         envs: list[int] = []
@@ -58,7 +63,7 @@ class NStepCollector:
                 rows.append(self._emit(window, next_obs[e], False))
                 envs.append(e)
                 window.popleft()
-        self.last_envs = np.array(envs, dtype=np.int64)
+        self._last_envs = envs
         if not rows:
             shape = obs.shape[1:]
             empty = np.zeros((0, *shape), dtype=obs.dtype)
