@@ -41,11 +41,12 @@ def reference(rows, n, gamma):
     return sorted(out)
 
 
+@pytest.mark.parametrize("num_envs", [3, 64])
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
-def test_nstep_returns_match_a_plain_loop_across_vector_envs(n):
+def test_nstep_returns_match_a_plain_loop_across_vector_envs(n, num_envs):
     gamma = 0.9
-    rows = random_run(num_envs=3, steps=200, seed=n)
-    collector = NStepCollector(n, gamma, num_envs=3)
+    rows = random_run(num_envs=num_envs, steps=200, seed=n)
+    collector = NStepCollector(n, gamma, num_envs=num_envs)
     got = []
     for obs, actions, rewards, next_obs, terminated, truncated in rows:
         o, a, r, nxt, term, disc = collector.push(obs, actions, rewards, next_obs, terminated, truncated)
@@ -73,15 +74,20 @@ def test_termination_cuts_and_truncation_bootstraps():
                      (10.0, 3.0, 12.0, 0.0, 0.25), (11.0, 2.0, 12.0, 0.0, 0.5)]
 
 
-def test_state_dict_round_trip_keeps_pending_steps():
-    collector = NStepCollector(3, 0.9, num_envs=2)
-    obs = np.zeros((2, 4), np.float32)
-    collector.push(obs, np.array([1, 2]), np.array([1.0, 1.0]), obs + 1, np.zeros(2, bool), np.zeros(2, bool))
-    copy = NStepCollector(3, 0.9, num_envs=2)
+@pytest.mark.parametrize("cut", [1, 2, 37])
+def test_state_dict_round_trip_keeps_pending_steps(cut):
+    """A collector restored from ``state_dict`` mid-run (windows of every length pending, some
+    just emptied by an episode's end) gives the same rows as the original from then on."""
+    steps = random_run(num_envs=5, steps=80, seed=cut)
+    collector = NStepCollector(4, 0.9, num_envs=5)
+    for step in steps[:cut]:
+        collector.push(*step)
+    copy = NStepCollector(4, 0.9, num_envs=5)
     copy.load_state_dict(collector.state_dict())
-    args = (obs + 1, np.array([0, 0]), np.array([0.5, 0.5]), obs + 2, np.ones(2, bool), np.zeros(2, bool))
-    for a, b in zip(collector.push(*args), copy.push(*args)):
-        assert np.array_equal(a, b)
+    for step in steps[cut:]:
+        for a, b in zip(collector.push(*step), copy.push(*step), strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(collector.last_envs, copy.last_envs)
 
 
 @pytest.mark.parametrize("n", [1, 3])
