@@ -1,6 +1,7 @@
 """Many seeds at once: `deepq train ENV --seeds 0-7` against the same seeds trained one by one.
 
     .venv/bin/python benchmarks/ensemble.py CartPole-v1 --seeds 0-7 --repeats 3
+    .venv/bin/python benchmarks/ensemble.py CartPole-v1 --seeds 0-7 --preset cartpole-fast
 
 Every run is the `deepq` command in its own process, one after another (never two at once).
 The separate runs are `deepq train ENV --seed K` (one torch thread, the command's default);
@@ -44,9 +45,12 @@ def main() -> None:
     parser.add_argument("env_id")
     parser.add_argument("--seeds", type=_seed_list, default=list(range(8)))
     parser.add_argument("--repeats", type=int, default=3, help="ensemble runs (default 3)")
+    parser.add_argument("--preset", default=None, help="passed to both sides (default: the environment's)")
     add_set_option(parser, "passed to both sides")
     args = parser.parse_args()
     extra = ["--set", *args.overrides] if args.overrides else []
+    if args.preset:
+        extra += ["--preset", args.preset]
     seeds = args.seeds
     chunks = [seeds[i * len(seeds) // (args.repeats - 1): (i + 1) * len(seeds) // (args.repeats - 1)]
               for i in range(args.repeats - 1)] if args.repeats > 1 else [seeds]

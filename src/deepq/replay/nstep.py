@@ -66,29 +66,25 @@ class NStepCollector:
         self._actions[t % n] = actions
         self._rewards[t % n] = rewards
         self._t = t + 1
-        pending = self._pending
-        pending += 1
         ended = np.logical_or(terminated, truncated)
         if ended.any():
-            rows = self._flush(ended, terminated, next_obs)
-        else:  # the usual step: every full window gives its oldest step, all in the same slot
-            oldest = (t + 1) % n
-            returns = self._powers[0] * self._rewards[oldest]
-            for k in range(1, n):
-                returns += self._powers[k] * self._rewards[(oldest + k) % n]
-            full = pending == n
-            if full.all():
-                self._last_envs = self._all_envs
-                rows = (self._obs[oldest].copy(), self._actions[oldest].copy(), returns.astype(np.float32),
-                        next_obs, np.zeros(self.num_envs, np.float32), self._n_step_discounts)
-                pending -= 1
-            else:
-                envs = np.flatnonzero(full)
-                self._last_envs = envs
-                rows = (self._obs[oldest, envs], self._actions[oldest, envs], returns[envs].astype(np.float32),
-                        next_obs[envs], np.zeros(len(envs), np.float32), self._n_step_discounts[:len(envs)])
-                pending[envs] -= 1
-        return rows
+            self._pending += 1
+            return self._flush(ended, terminated, next_obs)
+        # The usual step: each window that this step fills gives its oldest step, all from the same slot.
+        oldest = (t + 1) % n
+        returns = self._powers[0] * self._rewards[oldest]
+        for k in range(1, n):
+            returns += self._powers[k] * self._rewards[(oldest + k) % n]
+        full = self._pending == n - 1  # these windows stay at n - 1 pending steps
+        if full.all():
+            self._last_envs = self._all_envs
+            return (self._obs[oldest].copy(), self._actions[oldest].copy(), returns.astype(np.float32),
+                    next_obs, np.zeros(self.num_envs, np.float32), self._n_step_discounts)
+        envs = np.flatnonzero(full)
+        self._last_envs = envs
+        self._pending[~full] += 1
+        return (self._obs[oldest, envs], self._actions[oldest, envs], returns[envs].astype(np.float32),
+                next_obs[envs], np.zeros(len(envs), np.float32), self._n_step_discounts[:len(envs)])
 
     def _flush(self, ended: np.ndarray, terminated: np.ndarray, next_obs: np.ndarray) -> Transitions:
         """A push in which some episodes ended: those environments give every pending step
