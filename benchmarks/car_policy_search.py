@@ -7,10 +7,11 @@ The course's brain picks its action from five numbers: three sand sensors, the o
 the goal and its negative. `benchmarks/car_paths.py` shows each map has a short sand-free path;
 this script asks whether a policy that sees only those five numbers can drive one. It searches
 policies directly, without learning from reward: each is a 5-H-3 tanh network whose largest
-output is the action, and the cross-entropy method moves a Gaussian over its weights towards
+output is the action (``--memory``: 10-H-3, fed this frame's inputs and the last frame's), and the cross-entropy method moves a Gaussian over its weights towards
 the best of each population. A candidate's fitness is its goals per 10,000 frames (frames
-2,000-6,000 from the course's start) minus ``lam`` per percentage point of those frames on sand
-above 1%; ``lam`` grows from 1 to ``--penalty`` over the generations, so the search first finds
+2,000-6,000 from the course's start) minus ``lam`` per percentage point of those frames on sand,
+plus ten times its mean reward (which tells circling from driving before any goal is reached);
+``lam`` grows from 1 to ``--penalty`` over the generations, so the search first finds
 policies that reach goals, then trades goals for less sand. Every candidate evaluated is kept
 on a frontier: the most goals seen with at most 1%, 2%, 5% and any share of frames on sand.
 Each frontier policy is then run again for 20,000 frames and counted as `deepq car train`
@@ -26,7 +27,6 @@ frames and every observation and reward must agree to 1e-9.
 from __future__ import annotations
 
 import argparse
-import math
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -98,28 +98,33 @@ class CarBatch:
 
 
 class Policies:
-    """``n`` deterministic 5-H-3 tanh networks, one per row of a flat weight matrix."""
+    """``n`` deterministic I-H-3 tanh networks, one per row of a flat weight matrix.
 
-    def __init__(self, hidden: int) -> None:
-        self.hidden = hidden
-        self.size = 5 * hidden + hidden + hidden * 3 + 3
+    The inputs are the five observation values, or with ``memory`` ten: this frame's and the last.
+    """
 
-    def actions(self, weights: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        h, n = self.hidden, len(weights)
-        w1 = weights[:, : 5 * h].reshape(n, 5, h)
-        b1 = weights[:, 5 * h: 6 * h]
-        w2 = weights[:, 6 * h: 9 * h].reshape(n, h, 3)
-        b2 = weights[:, 9 * h:]
-        hidden = np.tanh(np.einsum("ni,nih->nh", obs, w1) + b1)
+    def __init__(self, hidden: int, memory: bool = False) -> None:
+        self.hidden, self.memory = hidden, memory
+        self.inputs = 10 if memory else 5
+        self.size = self.inputs * hidden + hidden + hidden * 3 + 3
+
+    def actions(self, weights: np.ndarray, obs: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        h, n, i = self.hidden, len(weights), self.inputs * self.hidden
+        inputs = np.hstack([obs, previous]) if self.memory else obs
+        w1 = weights[:, :i].reshape(n, self.inputs, h)
+        b1 = weights[:, i: i + h]
+        w2 = weights[:, i + h: i + 4 * h].reshape(n, h, 3)
+        b2 = weights[:, i + 4 * h:]
+        hidden = np.tanh(np.einsum("ni,nih->nh", inputs, w1) + b1)
         return np.argmax(np.einsum("nh,nha->na", hidden, w2) + b2, axis=1)
 
     def steer_to_goal(self) -> np.ndarray:
         """Weights that turn towards the goal unless it lies within ~7 degrees ahead."""
         weights = np.zeros(self.size)
-        h = self.hidden
+        h, i = self.hidden, self.inputs * self.hidden
         weights[3 * h] = 10.0  # hidden unit 0 = tanh(10 * orientation)
-        weights[6 * h + 1], weights[6 * h + 2] = -5.0, 5.0  # goal to the right (o > 0): turn -20
-        weights[9 * h] = 2.0  # straight on while |tanh(10 o)| < 0.4
+        weights[i + h + 1], weights[i + h + 2] = -5.0, 5.0  # goal to the right (o > 0): turn -20
+        weights[i + 4 * h] = 2.0  # straight on while |tanh(10 o)| < 0.4
         return weights
 
 
@@ -128,8 +133,11 @@ def drive(policies: Policies, weights: np.ndarray, sand: np.ndarray, frames: int
     """Goals per 10,000 frames, share of frames on sand and mean reward over the last ``window`` frames."""
     cars = CarBatch(sand, len(weights))
     goals, on_sand, reward = np.zeros(len(weights)), np.zeros(len(weights)), np.zeros(len(weights))
+    previous = np.zeros((len(weights), 5))
     for frame in range(frames):
-        r, reached, sandy = cars.step(policies.actions(weights, cars.observation()))
+        obs = cars.observation()
+        r, reached, sandy = cars.step(policies.actions(weights, obs, previous))
+        previous = obs
         if frame >= frames - window:
             goals += reached
             on_sand += sandy
@@ -153,7 +161,7 @@ def check_against_env(sand: np.ndarray, frames: int = 3_000) -> None:
         worst = np.abs(batch_obs - np.array(observations)).max()
         if worst > 1e-9:
             raise SystemExit(f"the batch simulator disagrees with SandCarEnv by {worst:g}")
-        actions = policies.actions(weights, batch_obs)
+        actions = policies.actions(weights, batch_obs, batch_obs)
         rewards, _, _ = cars.step(actions)
         steps = [env.step(int(a)) for env, a in zip(envs, actions, strict=True)]
         observations = [step[0] for step in steps]
@@ -161,11 +169,11 @@ def check_against_env(sand: np.ndarray, frames: int = 3_000) -> None:
             raise SystemExit("the batch simulator's rewards disagree with SandCarEnv")
 
 
-def search(job: tuple[str, int, int, int, int, float]) -> dict:
+def search(job: tuple[str, int, int, int, int, float, bool]) -> dict:
     """One cross-entropy search on one map; the frontier policies, checked over 20,000 frames."""
-    map_name, seed, generations, population, hidden, penalty = job
+    map_name, seed, generations, population, hidden, penalty, memory = job
     sand = builtin_map(map_name, 800, 600)
-    policies = Policies(hidden)
+    policies = Policies(hidden, memory)
     rng = np.random.default_rng(seed)
     mean, std = policies.steer_to_goal(), np.full(policies.size, 0.5)
     elite = max(population // 10, 2)
@@ -174,7 +182,7 @@ def search(job: tuple[str, int, int, int, int, float]) -> dict:
         lam = penalty ** (generation / max(generations - 1, 1))  # 1 -> penalty, geometrically
         candidates = mean + std * rng.standard_normal((population, policies.size))
         goals, sand_share, reward = drive(policies, candidates, sand, SEARCH_FRAMES, SEARCH_WINDOW)
-        fitness = goals - lam * np.maximum(100 * sand_share - 1.0, 0.0) + 10 * reward
+        fitness = goals - lam * 100 * sand_share + 10 * reward
         for limit in SAND_LIMITS:
             ok = np.flatnonzero(sand_share <= limit)
             if len(ok):
@@ -196,27 +204,31 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=200)
     parser.add_argument("--population", type=int, default=200)
     parser.add_argument("--hidden", type=int, default=8, help="hidden units of the searched policies")
-    parser.add_argument("--penalty", type=float, default=60.0,
-                        help="the last generation's cost per percentage point of sand above 1%%")
+    parser.add_argument("--penalty", type=float, default=30.0,
+                        help="the last generation's cost per percentage point of frames on sand")
+    parser.add_argument("--memory", action="store_true", help="policies also see the last frame's five inputs")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     for name in args.maps:
         check_against_env(builtin_map(name, 800, 600))
     print(f"batch simulator checked against SandCarEnv on {', '.join(args.maps)}: every observation "
           "and reward within 1e-9 over 3,000 frames, 4 policies", flush=True)
-    jobs = [(m, s, args.generations, args.population, args.hidden, args.penalty)
+    jobs = [(m, s, args.generations, args.population, args.hidden, args.penalty, args.memory)
             for m in args.maps for s in range(args.restarts)]
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(search, jobs))
     print(f"\n{args.restarts} searches per map, {args.generations} generations of {args.population} "
-          f"5-{args.hidden}-3 policies; goals per 10k frames (share on sand) over frames 10,000-20,000")
+          f"{10 if args.memory else 5}-{args.hidden}-3 policies; goals per 10k frames (share on sand) over frames 10,000-20,000")
     header = " ".join(f"{'sand <= ' + format(limit, '.0%') if limit < 1 else 'any sand':>16}" for limit in SAND_LIMITS)
     print(f"{'map':>8} {'search':>6} {header}")
     for result in results:
         cells = []
         for limit in SAND_LIMITS:
-            goals, share = result["frontier"].get(limit, (math.nan, math.nan))
-            cells.append(f"{f'{goals:.0f} ({share:.1%})':>16}")
+            if limit in result["frontier"]:
+                goals, share = result["frontier"][limit]
+                cells.append(f"{f'{goals:.0f} ({share:.1%})':>16}")
+            else:
+                cells.append(f"{'none found':>16}")
         print(f"{result['map']:>8} {result['seed']:>6} {' '.join(cells)}")
 
 
