@@ -7,21 +7,22 @@ The course's brain picks its action from five numbers: three sand sensors, the o
 the goal and its negative. `benchmarks/car_paths.py` shows each map has a short sand-free path;
 this script asks whether a policy that sees only those five numbers can drive one. It searches
 policies directly, without learning from reward: each is a 5-H-3 tanh network whose largest
-output is the action (``--memory``: 10-H-3, fed this frame's inputs and the last frame's), and the cross-entropy method moves a Gaussian over its weights towards
-the best of each population. A candidate's fitness is its goals per 10,000 frames (frames
-2,000-6,000 from the course's start) minus ``lam`` per percentage point of those frames on sand,
+output is the action (``--memory``: 10-H-3, fed this frame's inputs and the last frame's), and
+the cross-entropy method moves a Gaussian over its weights towards the best of each population.
+A candidate's fitness is its goals per 10,000 frames (frames 2,000-6,000 from the course's
+start) minus ``lam`` per percentage point of those frames on sand,
 plus ten times its mean reward (which tells circling from driving before any goal is reached);
 ``lam`` grows from 1 to ``--penalty`` over the generations, so the search first finds
 policies that reach goals, then trades goals for less sand. Every candidate evaluated is kept
 on a frontier: the most goals seen with at most 1%, 2%, 5% and any share of frames on sand.
 Each frontier policy is then run again for 20,000 frames and counted as `deepq car train`
 counts, over the last 10,000 frames; the table prints those figures. The search is local and
-finds lower bounds on what a five-input policy can reach, not upper bounds.
+finds lower bounds on what such a policy can reach, not upper bounds.
 
-The cars are simulated as a batch (one numpy array per quantity, one car per candidate), which
-is ~200 times faster than stepping ``SandCarEnv`` one candidate at a time. It follows the same
-rules, and the script checks that first: four policies are driven through both for 3,000
-frames and every observation and reward must agree to 1e-9.
+The cars are simulated as a batch (one numpy array per quantity, one car per candidate), so a
+generation costs one pass of array operations per frame instead of one ``SandCarEnv`` step per
+candidate. It follows the same rules, and the script checks that first: four policies are
+driven through both for 3,000 frames and every observation and reward must agree to 1e-9.
 """
 
 from __future__ import annotations
