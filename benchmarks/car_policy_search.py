@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from deepq.envs.sandcar import BRUSH, ROTATIONS, SENSOR_DISTANCE, SandCarEnv, builtin_map
+from deepq.envs.sandcar import BRUSH, CAR_SIZE, ROTATIONS, SENSOR_DISTANCE, SandCarEnv, builtin_map
 
 SEARCH_FRAMES, SEARCH_WINDOW = 6_000, 4_000  # a candidate is scored over the last 4,000 of 6,000 frames
 CHECK_FRAMES, CHECK_WINDOW = 20_000, 10_000  # frontier policies, counted as `deepq car train` counts
@@ -47,7 +47,7 @@ class CarBatch:
         self.width, self.height = sand.shape
         self.signal_table = self._signal_table(sand)
         w, h = self.width, self.height
-        self.x, self.y = np.full(n, w / 2 - 10.0), np.full(n, h / 2 - 5.0)
+        self.x, self.y = np.full(n, w / 2 - CAR_SIZE[0] / 2), np.full(n, h / 2 - CAR_SIZE[1] / 2)  # as SandCarEnv._start
         self.angle = np.zeros(n)
         self.vx, self.vy = np.full(n, 6.0), np.zeros(n)
         self.signals = np.zeros((n, 3))
