@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/car_policy_search.py                 # empty, strokes, wall
     .venv/bin/python benchmarks/car_policy_search.py --maps strokes --restarts 4 --generations 300
+    .venv/bin/python benchmarks/car_policy_search.py --maps strokes wall --position --hidden 16
 
 The course's brain picks its action from five numbers: three sand sensors, the orientation to
 the goal and its negative. `benchmarks/car_paths.py` shows each map has a short sand-free path;
 this script asks whether a policy that sees only those five numbers can drive one. It searches
 policies directly, without learning from reward: each is a 5-H-3 tanh network whose largest
-output is the action (``--memory``: 10-H-3, fed this frame's inputs and the last frame's), and
+output is the action (``--memory``: 10-H-3, fed this frame's inputs and the last frame's;
+``--position``: five more inputs, the car's position, heading and goal side, which the brain
+can work out itself from its actions, rewards and observations with ``deepq.car.Odometer``), and
 the cross-entropy method moves a Gaussian over its weights towards the best of each population.
 A candidate's fitness is its goals per 10,000 frames (frames 2,000-6,000 from the course's
 start) minus ``lam`` per percentage point of those frames on sand,
@@ -32,6 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from deepq.car.odometer import pose_features
 from deepq.envs.sandcar import BRUSH, CAR_SIZE, ROTATIONS, SENSOR_DISTANCE, SandCarEnv, builtin_map
 
 SEARCH_FRAMES, SEARCH_WINDOW = 6_000, 4_000  # a candidate is scored over the last 4,000 of 6,000 frames
@@ -101,17 +105,22 @@ class CarBatch:
 class Policies:
     """``n`` deterministic I-H-3 tanh networks, one per row of a flat weight matrix.
 
-    The inputs are the five observation values, or with ``memory`` ten: this frame's and the last.
+    The inputs are the five observation values; with ``memory`` also the last frame's five; with
+    ``position`` also the car's pose as ``deepq.car.odometer.pose_features`` gives it (position,
+    heading, the goal's side), which a brain can work out exactly with ``Odometer``.
     """
 
-    def __init__(self, hidden: int, memory: bool = False) -> None:
-        self.hidden, self.memory = hidden, memory
-        self.inputs = 10 if memory else 5
+    def __init__(self, hidden: int, memory: bool = False, position: bool = False) -> None:
+        self.hidden, self.memory, self.position = hidden, memory, position
+        self.inputs = 5 + 5 * memory + 5 * position
         self.size = self.inputs * hidden + hidden + hidden * 3 + 3
 
-    def actions(self, weights: np.ndarray, obs: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    def actions(self, weights: np.ndarray, obs: np.ndarray, previous: np.ndarray, cars: CarBatch) -> np.ndarray:
         h, n, i = self.hidden, len(weights), self.inputs * self.hidden
-        inputs = np.hstack([obs, previous]) if self.memory else obs
+        inputs = [obs] + [previous] * self.memory
+        if self.position:
+            inputs.append(pose_features(cars.x, cars.y, cars.angle, cars.goal_x, cars.width, cars.height))
+        inputs = np.hstack(inputs)
         w1 = weights[:, :i].reshape(n, self.inputs, h)
         b1 = weights[:, i: i + h]
         w2 = weights[:, i + h: i + 4 * h].reshape(n, h, 3)
@@ -137,7 +146,7 @@ def drive(policies: Policies, weights: np.ndarray, sand: np.ndarray, frames: int
     previous = np.zeros((len(weights), 5))
     for frame in range(frames):
         obs = cars.observation()
-        r, reached, sandy = cars.step(policies.actions(weights, obs, previous))
+        r, reached, sandy = cars.step(policies.actions(weights, obs, previous, cars))
         previous = obs
         if frame >= frames - window:
             goals += reached
@@ -162,7 +171,7 @@ def check_against_env(sand: np.ndarray, frames: int = 3_000) -> None:
         worst = np.abs(batch_obs - np.array(observations)).max()
         if worst > 1e-9:
             raise SystemExit(f"the batch simulator disagrees with SandCarEnv by {worst:g}")
-        actions = policies.actions(weights, batch_obs, batch_obs)
+        actions = policies.actions(weights, batch_obs, batch_obs, cars)
         rewards, _, _ = cars.step(actions)
         steps = [env.step(int(a)) for env, a in zip(envs, actions, strict=True)]
         observations = [step[0] for step in steps]
@@ -170,11 +179,11 @@ def check_against_env(sand: np.ndarray, frames: int = 3_000) -> None:
             raise SystemExit("the batch simulator's rewards disagree with SandCarEnv")
 
 
-def search(job: tuple[str, int, int, int, int, float, bool]) -> dict:
+def search(job: tuple[str, int, int, int, int, float, bool, bool]) -> dict:
     """One cross-entropy search on one map; the frontier policies, checked over 20,000 frames."""
-    map_name, seed, generations, population, hidden, penalty, memory = job
+    map_name, seed, generations, population, hidden, penalty, memory, position = job
     sand = builtin_map(map_name, 800, 600)
-    policies = Policies(hidden, memory)
+    policies = Policies(hidden, memory, position)
     rng = np.random.default_rng(seed)
     mean, std = policies.steer_to_goal(), np.full(policies.size, 0.5)
     elite = max(population // 10, 2)
@@ -208,18 +217,20 @@ def main() -> None:
     parser.add_argument("--penalty", type=float, default=30.0,
                         help="the last generation's cost per percentage point of frames on sand")
     parser.add_argument("--memory", action="store_true", help="policies also see the last frame's five inputs")
+    parser.add_argument("--position", action="store_true",
+                        help="policies also see the car's position, heading and goal side (dead reckoning)")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     for name in args.maps:
         check_against_env(builtin_map(name, 800, 600))
     print(f"batch simulator checked against SandCarEnv on {', '.join(args.maps)}: every observation "
           "and reward within 1e-9 over 3,000 frames, 4 policies", flush=True)
-    jobs = [(m, s, args.generations, args.population, args.hidden, args.penalty, args.memory)
+    jobs = [(m, s, args.generations, args.population, args.hidden, args.penalty, args.memory, args.position)
             for m in args.maps for s in range(args.restarts)]
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(search, jobs))
     print(f"\n{args.restarts} searches per map, {args.generations} generations of {args.population} "
-          f"{10 if args.memory else 5}-{args.hidden}-3 policies; goals per 10k frames (share on sand) over frames 10,000-20,000")
+          f"{Policies(args.hidden, args.memory, args.position).inputs}-{args.hidden}-3 policies; goals per 10k frames (share on sand) over frames 10,000-20,000")
     header = " ".join(f"{'sand <= ' + format(limit, '.0%') if limit < 1 else 'any sand':>16}" for limit in SAND_LIMITS)
     print(f"{'map':>8} {'search':>6} {header}")
     for result in results:

@@ -1,5 +1,6 @@
-"""The self-driving car of the course: its world (SandCar), its brain (Dqn), and its app."""
+"""The self-driving car of the course: its world (SandCar), its brain (Dqn), its odometer, and its app."""
 
 from deepq.car.brain import BRAINS, Dqn
+from deepq.car.odometer import Odometer
 
-__all__ = ["BRAINS", "Dqn"]
+__all__ = ["BRAINS", "Dqn", "Odometer"]
