@@ -36,7 +36,17 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from deepq.car.odometer import pose_features
-from deepq.envs.sandcar import BRUSH, CAR_SIZE, ROTATIONS, SENSOR_DISTANCE, SandCarEnv, builtin_map
+from deepq.envs.sandcar import (
+    BRUSH,
+    CAR_SIZE,
+    EDGE,
+    ROAD_SPEED,
+    ROTATIONS,
+    SAND_SPEED,
+    SENSOR_DISTANCE,
+    SandCarEnv,
+    builtin_map,
+)
 
 SEARCH_FRAMES, SEARCH_WINDOW = 6_000, 4_000  # a candidate is scored over the last 4,000 of 6,000 frames
 CHECK_FRAMES, CHECK_WINDOW = 20_000, 10_000  # frontier policies, counted as `deepq car train` counts
@@ -53,7 +63,7 @@ class CarBatch:
         w, h = self.width, self.height
         self.x, self.y = np.full(n, w / 2 - CAR_SIZE[0] / 2), np.full(n, h / 2 - CAR_SIZE[1] / 2)  # as SandCarEnv._start
         self.angle = np.zeros(n)
-        self.vx, self.vy = np.full(n, 6.0), np.zeros(n)
+        self.vx, self.vy = np.full(n, ROAD_SPEED), np.zeros(n)
         self.signals = np.zeros((n, 3))
         self.goal_x, self.goal_y = np.full(n, 20.0), np.full(n, h - 20.0)
         self.last_distance = np.zeros(n)
@@ -88,12 +98,12 @@ class CarBatch:
             self.signals[:, i] = np.where(outside, 1.0, inside)
         distance = np.sqrt((self.x - self.goal_x) ** 2 + (self.y - self.goal_y) ** 2)
         on_sand = self.sand[np.clip(self.x.astype(int), 0, w - 1), np.clip(self.y.astype(int), 0, h - 1)] > 0
-        speed = np.where(on_sand, 1.0, 6.0)
+        speed = np.where(on_sand, SAND_SPEED, ROAD_SPEED)
         radians = np.radians(self.angle)
         self.vx, self.vy = speed * np.cos(radians), speed * np.sin(radians)
         reward = np.where(on_sand, -1.0, np.where(distance < self.last_distance, 0.1, -0.2))
-        edge = (self.x < 10) | (self.x > w - 10) | (self.y < 10) | (self.y > h - 10)
-        self.x, self.y = np.clip(self.x, 10, w - 10), np.clip(self.y, 10, h - 10)
+        edge = (self.x < EDGE) | (self.x > w - EDGE) | (self.y < EDGE) | (self.y > h - EDGE)
+        self.x, self.y = np.clip(self.x, EDGE, w - EDGE), np.clip(self.y, EDGE, h - EDGE)
         reward = np.where(edge, -1.0, reward)
         reached = distance < 100
         self.goal_x = np.where(reached, w - self.goal_x, self.goal_x)

@@ -29,10 +29,16 @@ import math
 
 import numpy as np
 
-from deepq.envs.sandcar import CAR_SIZE, ROTATIONS, angle_between, rotate
+from deepq.envs.sandcar import (
+    CAR_SIZE,
+    EDGE,
+    ROAD_SPEED,
+    ROTATIONS,
+    SAND_SPEED,
+    angle_between,
+    rotate,
+)
 
-EDGE = 10.0  # the car is held this far from each border
-ROAD_SPEED, SAND_SPEED = 6.0, 1.0
 NEAR_EDGE = EDGE + ROAD_SPEED  # a reward of -1 within this of a border may be the border's
 
 

@@ -18,6 +18,8 @@ ROTATIONS = (0.0, 20.0, -20.0)  # action -> degrees (+20 is counter-clockwise)
 BRUSH = 10  # half-width of the 20 x 20 brush square
 SENSOR_DISTANCE = 30.0
 CAR_SIZE = (20, 10)
+ROAD_SPEED, SAND_SPEED = 6.0, 1.0  # pixels a frame
+EDGE = 10  # the car is held this far from each border
 BUILTIN_MAPS = ("empty", "wall", "strokes")
 
 
@@ -119,7 +121,7 @@ class SandCarEnv(gym.Env[np.ndarray, int]):
         self.x = self.width / 2 - CAR_SIZE[0] / 2
         self.y = self.height / 2 - CAR_SIZE[1] / 2
         self.angle = 0.0
-        self.vx, self.vy = 6.0, 0.0
+        self.vx, self.vy = ROAD_SPEED, 0.0
         self.signals = [0.0, 0.0, 0.0]
         self.goal_x, self.goal_y = 20.0, self.height - 20.0
         self.last_distance = 0.0
@@ -177,20 +179,20 @@ class SandCarEnv(gym.Env[np.ndarray, int]):
         # reward and speed
         self.on_sand = bool(self.sand[int(self.x), int(self.y)] > 0)
         if self.on_sand:
-            self.vx, self.vy = rotate(1.0, 0.0, self.angle)
+            self.vx, self.vy = rotate(SAND_SPEED, 0.0, self.angle)
             reward = -1.0
         else:
-            self.vx, self.vy = rotate(6.0, 0.0, self.angle)
+            self.vx, self.vy = rotate(ROAD_SPEED, 0.0, self.angle)
             reward = 0.1 if distance < self.last_distance else -0.2
         # edges override the reward
-        if self.x < 10:
-            self.x, reward = 10.0, -1.0
-        if self.x > self.width - 10:
-            self.x, reward = float(self.width - 10), -1.0
-        if self.y < 10:
-            self.y, reward = 10.0, -1.0
-        if self.y > self.height - 10:
-            self.y, reward = float(self.height - 10), -1.0
+        if self.x < EDGE:
+            self.x, reward = float(EDGE), -1.0
+        if self.x > self.width - EDGE:
+            self.x, reward = float(self.width - EDGE), -1.0
+        if self.y < EDGE:
+            self.y, reward = float(EDGE), -1.0
+        if self.y > self.height - EDGE:
+            self.y, reward = float(self.height - EDGE), -1.0
         # goal: it alternates between the two corners
         self.goal_reached = distance < 100
         if self.goal_reached:
