@@ -38,7 +38,6 @@ import numpy as np
 from deepq.car.odometer import pose_features
 from deepq.envs.sandcar import (
     BRUSH,
-    CAR_SIZE,
     EDGE,
     ROAD_SPEED,
     ROTATIONS,
@@ -46,6 +45,7 @@ from deepq.envs.sandcar import (
     SENSOR_DISTANCE,
     SandCarEnv,
     builtin_map,
+    course_start,
 )
 
 SEARCH_FRAMES, SEARCH_WINDOW = 6_000, 4_000  # a candidate is scored over the last 4,000 of 6,000 frames
@@ -61,11 +61,12 @@ class CarBatch:
         self.width, self.height = sand.shape
         self.signal_table = self._signal_table(sand)
         w, h = self.width, self.height
-        self.x, self.y = np.full(n, w / 2 - CAR_SIZE[0] / 2), np.full(n, h / 2 - CAR_SIZE[1] / 2)  # as SandCarEnv._start
+        x, y, goal_x, goal_y = course_start(w, h)
+        self.x, self.y = np.full(n, x), np.full(n, y)
         self.angle = np.zeros(n)
         self.vx, self.vy = np.full(n, ROAD_SPEED), np.zeros(n)
         self.signals = np.zeros((n, 3))
-        self.goal_x, self.goal_y = np.full(n, 20.0), np.full(n, h - 20.0)
+        self.goal_x, self.goal_y = np.full(n, goal_x), np.full(n, goal_y)
         self.last_distance = np.zeros(n)
 
     def _signal_table(self, sand: np.ndarray) -> np.ndarray:

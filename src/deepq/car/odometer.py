@@ -30,12 +30,12 @@ import math
 import numpy as np
 
 from deepq.envs.sandcar import (
-    CAR_SIZE,
     EDGE,
     ROAD_SPEED,
     ROTATIONS,
     SAND_SPEED,
     angle_between,
+    course_start,
     rotate,
 )
 
@@ -51,19 +51,19 @@ class Odometer:
 
     def reset(self) -> None:
         """The course's start: the car centred, heading east at road speed, the first goal top left."""
-        self.x = self.width / 2 - CAR_SIZE[0] / 2
-        self.y = self.height / 2 - CAR_SIZE[1] / 2
+        self.x, self.y, self.goal_x, self.goal_y = course_start(self.width, self.height)
         self.angle = 0.0
         self.speed: float | None = ROAD_SPEED  # None: sand or border, told apart on the next frame
-        self.goal_x, self.goal_y = 20.0, self.height - 20.0
 
     def update(self, action: int, reward: float, observation: np.ndarray | list[float]) -> None:
         """Follow one frame: the action just taken, the reward and the observation it returned."""
         orientation = float(observation[3])
         rotation = ROTATIONS[int(action)]
-        speeds = (ROAD_SPEED, SAND_SPEED) if self.speed is None else (self.speed,)
-        moves = [self._move(speed, rotation) for speed in speeds]
-        self.x, self.y = min(moves, key=lambda xy: self._disagreement(*xy, self.angle + rotation, orientation))
+        if self.speed is None:  # keep the move whose position agrees with the observed orientation
+            moves = [self._move(speed, rotation) for speed in (ROAD_SPEED, SAND_SPEED)]
+            self.x, self.y = min(moves, key=lambda xy: self._disagreement(*xy, self.angle + rotation, orientation))
+        else:
+            self.x, self.y = self._move(self.speed, rotation)
         self.angle += rotation
         if reward == -1.0:
             self.speed = None if self._near_edge() else SAND_SPEED

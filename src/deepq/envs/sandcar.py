@@ -34,6 +34,11 @@ def angle_between(ax: float, ay: float, bx: float, by: float) -> float:
     return -(180.0 / math.pi) * math.atan2(ax * by - ay * bx, ax * bx + ay * by)
 
 
+def course_start(width: int, height: int) -> tuple[float, float, float, float]:
+    """Where the course starts: the car's position (its bottom-left corner, the car centred) and the first goal."""
+    return width / 2 - CAR_SIZE[0] / 2, height / 2 - CAR_SIZE[1] / 2, 20.0, height - 20.0
+
+
 def paint_square(sand: np.ndarray, x: int, y: int, value: float = 1.0) -> None:
     """The course's brush: ``sand[x-10:x+10, y-10:y+10] = value``, clipped at 0."""
     sand[max(x - BRUSH, 0): max(x + BRUSH, 0), max(y - BRUSH, 0): max(y + BRUSH, 0)] = value
@@ -118,12 +123,10 @@ class SandCarEnv(gym.Env[np.ndarray, int]):
 
     # --- the world ---
     def _start(self) -> None:
-        self.x = self.width / 2 - CAR_SIZE[0] / 2
-        self.y = self.height / 2 - CAR_SIZE[1] / 2
+        self.x, self.y, self.goal_x, self.goal_y = course_start(self.width, self.height)
         self.angle = 0.0
         self.vx, self.vy = ROAD_SPEED, 0.0
         self.signals = [0.0, 0.0, 0.0]
-        self.goal_x, self.goal_y = 20.0, self.height - 20.0
         self.last_distance = 0.0
         self.goal_reached = False
         self.on_sand = False
