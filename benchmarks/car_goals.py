@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/car_goals.py --maps empty strokes wall --seeds 0-2 --frames 100000
 
-Each run is `deepq car train` with its defaults (the course brain, one learn step per frame).
+Each run is `deepq car train`, by default with the course brain (``--brain pose`` for the
+command's own default), one learn step per frame.
 ``--set KEY=VALUE`` changes the brain as `deepq car train --set` does. ``--reward`` trains on
 another reward, to test what the course's reward asks of the car (the environment is unchanged):
 

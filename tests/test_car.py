@@ -123,8 +123,49 @@ def test_brain_hyperparameters_can_be_changed():
         Dqn(5, 3, gama=0.9)
 
 
+def test_pose_brain_sees_the_odometer_pose_and_learns_the_goal_bonus():
+    """The pose brain's states are the five course inputs and the car's pose (from its own
+    Odometer, equal to the car's), and a frame that reaches a goal is stored with +2."""
+    from deepq.car.odometer import pose_features
+    from deepq.envs.sandcar import SandCarEnv
+
+    env = SandCarEnv(map="wall")
+    brain = Dqn(5, 3, brain="pose", seed=0, n_step=1)
+    assert brain.config.gamma == 0.99 and brain.agent.q_net(torch.zeros(1, 10)).shape == (1, 3)
+    assert Dqn(5, 3, 0.95, brain="pose").config.gamma == 0.95 and Dqn(5, 3).config.gamma == 0.9
+    # the brain's own choice, replaced by steering to the goal, so goals come in a few hundred frames
+    brain.select_action = lambda state: 2 if state[3] > 0.05 else 1 if state[3] < -0.05 else 0
+    obs, reward, goal_frames, rewards = env.reset()[0], 0.0, [], []
+    for frame in range(1_500):
+        action = brain.update(reward, obs)
+        truth = pose_features(np.array([env.x]), np.array([env.y]), np.array([env.angle]),
+                              np.array([env.goal_x]), env.width, env.height)[0]
+        np.testing.assert_allclose(brain.last_state[5:], truth, atol=1e-6)
+        np.testing.assert_array_equal(brain.last_state[:5], np.asarray(obs, np.float32))
+        obs, reward, _, _, info = env.step(action)
+        rewards.append(reward)
+        if info["goal_reached"]:
+            goal_frames.append(frame)
+    brain.update(reward, obs)
+    assert len(goal_frames) >= 3
+    stored = brain.memory.rewards[: brain.memory.size]
+    expected = np.array([0.0, *rewards], np.float32)  # the first transition: from the zero state, before any move
+    expected[np.array(goal_frames) + 1] += 2.0
+    np.testing.assert_allclose(stored, expected, atol=1e-6)
+    assert brain.score() == pytest.approx(sum(rewards[-1000:]) / 1001)  # the score is the course's reward
+
+
+def test_pose_brain_learns_to_go_round_the_wall(tmp_path):
+    """`deepq car train`'s default brain on the wall map, seed 0, as the issue asks: at least 50
+    goals in the last 10,000 of 100,000 frames with under 1% of them on sand (measured: 57, none)."""
+    summary = train_car("wall", 100_000, seed=0, run_dir=tmp_path, progress=False)
+    assert summary["brain"] == "pose"
+    assert summary["goals_per_10k_last"] >= 50
+    assert summary["sand_fraction_last"] < 0.01
+
+
 def test_headless_training_learns_to_reach_goals(tmp_path):
-    summary = train_car("empty", 20_000, seed=0, run_dir=tmp_path, progress=False)
+    summary = train_car("empty", 20_000, seed=0, run_dir=tmp_path, brain="course", progress=False)
     assert summary["goals_per_10k_last"] >= 40
     assert summary["sand_fraction_last"] == 0.0
     on_disk = json.loads((tmp_path / "summary.json").read_text())
@@ -147,7 +188,7 @@ def test_headless_training_runs_on_the_environment_it_is_given(tmp_path):
             Constant.frames += 1
             return 0.5
 
-    summary = train_car("wall", 10_000, seed=0, run_dir=tmp_path, progress=False,
+    summary = train_car("wall", 10_000, seed=0, run_dir=tmp_path, brain="course", progress=False,
                         env=Constant(SandCarEnv(map="wall")))
     assert Constant.frames == 10_000 and summary["frames"] == 10_000
     assert summary["history"][-1]["score"] == pytest.approx(0.5 * 1000 / 1001)
@@ -221,3 +262,18 @@ def test_window_paints_erases_and_buttons_work(app, tmp_path):
     shot = app.screenshot(tmp_path / "window.png")
     image = pygame.image.load(str(shot))
     assert image.get_size() == (app.env.width + 220, app.env.height)
+
+
+def test_window_drives_the_pose_brain(tmp_path):
+    from deepq.car.app import CarApp
+
+    app = CarApp(map_name="wall", brain="pose", seed=0, width=640, height=480,
+                 brain_file=str(tmp_path / "brain.pth"), map_file=str(tmp_path / "map.png"))
+    try:
+        app.step_world(500)
+        app.brain.update(app.reward, app.obs)  # the brain learns where the last move went on its next update
+        odometer, env = app.brain.odometer, app.env.unwrapped
+        assert (odometer.width, odometer.height) == (640, 480)
+        assert abs(odometer.x - env.x) < 1e-9 and abs(odometer.y - env.y) < 1e-9
+    finally:
+        app.pygame.quit()

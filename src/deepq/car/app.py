@@ -38,7 +38,7 @@ class CarApp:
         pygame.display.set_caption("deepq: the self-driving car")
         self.pygame = pygame
         self.env = SandCarEnv(width, height, map=map_name)
-        self.brain = Dqn(5, 3, 0.9, brain=brain, seed=seed)
+        self.brain = Dqn(5, 3, brain=brain, seed=seed, width=width, height=height)
         self.brain_file, self.map_file = Path(brain_file), Path(map_file)
         if load:
             self.brain.load(load)

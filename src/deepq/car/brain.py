@@ -7,13 +7,16 @@
 Differences from the course, on purpose: each transition is stored with its own reward (the
 course stores the previous frame's, a one-step lag); the first state is zeros, not
 uninitialised memory; sampling uses current PyTorch (no ``multinomial()`` without a count).
+
+A third brain, ``pose``, is deepq's own: it gets the same five numbers a frame, works out where
+the car is from them with an ``Odometer`` and learns from both (see ``BRAINS``).
 """
 
 from __future__ import annotations
 
 import copy
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 
 from deepq.agent import DQNAgent
+from deepq.car.odometer import Odometer
 from deepq.checkpoint import CheckpointError, atomic_save
 from deepq.config import DQNConfig, set_field
 from deepq.replay import NStepCollector, PrioritizedReplay, ReplayBuffer
@@ -29,16 +33,29 @@ from deepq.schedules import epsilon_at, learning_rate_at, priority_beta_at
 
 @dataclass(frozen=True)
 class BrainSpec:
-    """A brain of the course family: its hidden layers and softmax temperature."""
+    """A brain: its hidden layers and softmax temperature, its discount, and for ``pose`` what it
+    adds to the course's brain."""
 
     hidden_sizes: tuple[int, ...]
     temperature: float
     note: str
+    gamma: float = 0.9
+    pose: bool = False  # the network also sees the pose an Odometer works out (5 more inputs)
+    goal_bonus: float = 0.0  # added to the reward it learns from on the frame a goal is reached
+    settings: dict[str, Any] = field(default_factory=dict)  # DQNConfig values beyond the course's
 
 
 BRAINS: dict[str, BrainSpec] = {
     "course": BrainSpec((30,), 100.0, "the course's ai.py: 5 -> 30 -> 3, softmax(Q * 100)"),
     "tutorial": BrainSpec((60, 40, 25), 7.0, "the tutorial document: 5 -> 60 -> 40 -> 25 -> 3, softmax(Q * 7)"),
+    # deepq's: the five course inputs plus the car's pose (10 -> 64 -> 64 -> 3), a longer horizon,
+    # +2 for each goal on top of the course's reward, epsilon-greedy exploration annealed over
+    # the first 30% of the run, 3-step double DQN with a target network. README, "The car".
+    "pose": BrainSpec(
+        (64, 64), 1.0, "deepq's: course inputs + odometer pose, 10 -> 64 -> 64 -> 3, epsilon-greedy",
+        gamma=0.99, pose=True, goal_bonus=2.0,
+        settings=dict(exploration="epsilon", exploration_fraction=0.3, exploration_final_eps=0.01,
+                      n_step=3, learning_rate=1e-4, double=True, target_update_interval=1000)),
 }
 MEMORY_SIZE = 100_000
 BATCH_SIZE = 100
@@ -48,34 +65,41 @@ LEARNING_RATE = 1e-3
 class Dqn:
     """Online deep Q-learning, one learn step per frame, as the course's car learns."""
 
-    def __init__(self, input_size: int = 5, nb_action: int = 3, gamma: float = 0.9,
-                 brain: str = "course", seed: int | None = None, **overrides: Any) -> None:
+    def __init__(self, input_size: int = 5, nb_action: int = 3, gamma: float | None = None,
+                 brain: str = "course", seed: int | None = None, width: int = 800, height: int = 600,
+                 **overrides: Any) -> None:
+        """``gamma`` defaults to the brain's (0.9 for the course's). ``width`` and ``height`` are
+        the map's: the ``pose`` brain's odometer needs them, and it starts from the course's start
+        (``SandCarEnv.reset()`` with no options)."""
         if brain not in BRAINS:
             raise ValueError(f"unknown brain {brain!r}; use one of {', '.join(BRAINS)}")
         spec = BRAINS[brain]
         if seed is not None:
             torch.manual_seed(seed)
-        self.brain = brain
+        self.brain, self.spec = brain, spec
+        self.odometer = Odometer(width, height) if spec.pose else None
         values = dict(
-            learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE, buffer_size=MEMORY_SIZE, gamma=gamma,
+            learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE, buffer_size=MEMORY_SIZE,
+            gamma=spec.gamma if gamma is None else gamma,
             hidden_sizes=spec.hidden_sizes, exploration="boltzmann", temperature=spec.temperature,
             target_update_interval=0, max_grad_norm=0.0, loss="huber", optimizer="adam",
-        )
+        ) | spec.settings
         # any DQNConfig key can be changed (`deepq car train --set gamma=0.95`), checked as for `deepq train`
         self.config = DQNConfig()
         for key, value in {**values, **overrides}.items():
             set_field(self.config, key, value)
         self.config.validate()
         self.frame = 0
-        self.agent = DQNAgent((input_size,), nb_action, self.config)
+        state_size = input_size + (5 if spec.pose else 0)  # the pose: Odometer.features()
+        self.agent = DQNAgent((state_size,), nb_action, self.config)
         self.memory: ReplayBuffer | PrioritizedReplay = ReplayBuffer(
-            self.config.buffer_size, (input_size,), np.float32, self.config.gamma, seed=seed)
+            self.config.buffer_size, (state_size,), np.float32, self.config.gamma, seed=seed)
         if self.config.prioritized:
             self.memory = PrioritizedReplay(self.memory, self.config.priority_alpha, self.config.priority_beta,
                                             seed=None if seed is None else seed + 1)
         self.nstep = NStepCollector(self.config.n_step, self.config.gamma, 1)  # n_step=1: passes through
         self.rng = np.random.default_rng(seed)
-        self.last_state = np.zeros(input_size, dtype=np.float32)
+        self.last_state = np.zeros(state_size, dtype=np.float32)
         self.last_action = 0
         self.reward_window: deque[float] = deque(maxlen=1000)
         self._no_termination = np.zeros(1, dtype=np.float32)
@@ -88,8 +112,16 @@ class Dqn:
     def update(self, reward: float, new_signal: np.ndarray | list[float]) -> int:
         """Store the last transition with ``reward``, pick the next action, learn once."""
         new_state = np.asarray(new_signal, dtype=np.float32)
+        learn_reward = reward
+        if self.odometer is not None:
+            if self.frame > 0:  # the first call comes before the car has moved
+                goal = self.odometer.goal_x
+                self.odometer.update(self.last_action, reward, new_signal)  # full precision: exact to 1e-9
+                if self.odometer.goal_x != goal:
+                    learn_reward += self.spec.goal_bonus
+            new_state = np.concatenate([new_state, self.odometer.features().astype(np.float32)])
         ready = self.nstep.push(self.last_state[None], np.array([self.last_action]),
-                                np.array([reward], dtype=np.float32), new_state[None],
+                                np.array([learn_reward], dtype=np.float32), new_state[None],
                                 self._no_termination, self._no_termination)
         if len(ready[1]):
             self.memory.add(*ready)

@@ -20,7 +20,7 @@ WINDOW = 10_000  # frames over which goals and sand are counted
 
 def train_car(
     map_name: str = "empty", frames: int = 100_000, seed: int = 0, run_dir: str | Path = "runs/car",
-    brain: str = "course", width: int = 800, height: int = 600, progress: bool = True,
+    brain: str = "pose", width: int = 800, height: int = 600, progress: bool = True,
     overrides: dict[str, Any] | None = None, env: gym.Env | None = None,
 ) -> dict[str, Any]:
     """Run the course's loop for ``frames`` frames; write the brain, a score plot and a summary.
@@ -31,10 +31,11 @@ def train_car(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)  # a 5-30-3 network: threads only add overhead
+    torch.set_num_threads(1)  # networks of 30 or 64 units: threads only add overhead
     if env is None:
         env = SandCarEnv(width, height, map=map_name)
-    agent = Dqn(5, 3, brain=brain, seed=seed, total_steps=frames, **(overrides or {}))
+    agent = Dqn(5, 3, brain=brain, seed=seed, width=env.unwrapped.width, height=env.unwrapped.height,
+                total_steps=frames, **(overrides or {}))
     obs, _ = env.reset(seed=seed)
     reward = 0.0
     goal_frames: deque[int] = deque()
