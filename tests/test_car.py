@@ -157,7 +157,7 @@ def test_pose_brain_sees_the_odometer_pose_and_learns_the_goal_bonus():
 
 def test_pose_brain_learns_to_go_round_the_wall(tmp_path):
     """`deepq car train`'s default brain on the wall map, seed 0, as the issue asks: at least 50
-    goals in the last 10,000 of 100,000 frames with under 1% of them on sand (measured: 57, none)."""
+    goals in the last 10,000 of 100,000 frames with under 1% of them on sand (measured: 54, none)."""
     summary = train_car("wall", 100_000, seed=0, run_dir=tmp_path, progress=False)
     assert summary["brain"] == "pose"
     assert summary["goals_per_10k_last"] >= 50
