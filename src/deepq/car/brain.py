@@ -51,6 +51,7 @@ BRAINS: dict[str, BrainSpec] = {
     # deepq's: the five course inputs plus the car's pose (10 -> 64 -> 64 -> 3), a longer horizon,
     # +2 for each goal on top of the course's reward, epsilon-greedy exploration annealed over
     # the first 30% of the run, 3-step double DQN with a target network. README, "The car".
+    # Its softmax temperature (1.0) only matters with `--set exploration=boltzmann`.
     "pose": BrainSpec(
         (64, 64), 1.0, "deepq's: course inputs + odometer pose, 10 -> 64 -> 64 -> 3, epsilon-greedy",
         gamma=0.99, pose=True, goal_bonus=2.0,
