@@ -13,6 +13,11 @@ another reward, to test what the course's reward asks of the car (the environmen
   full-speed frame straight at the goal earns the course's +0.1 and one straight away -0.1;
   sand and edges keep the course's -1.
 - ``progress-cost``: ``progress`` minus 0.1 a frame on the road (a cost for time).
+- ``geodesic``: the course's reward plus, off sand and away from the edges, 0.3 * (pixels gained
+  this frame along the shortest sand-free way to the goal) / 6. The way is worked out from the
+  true map (``car_paths.distance_field``) when the run starts: a reward that knows the way round
+  the sand, which no brain gets in the app; it tests whether finding the way is all that is
+  missing.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from typing import Any
 
 import gymnasium as gym
 
-REWARDS = ("course", "lagged", "progress", "progress-cost")
+REWARDS = ("course", "lagged", "progress", "progress-cost", "geodesic")
+GEODESIC_SCALE = 0.3  # reward a frame for 6 pixels gained along the sand-free way
 
 
 class RewardVariant(gym.Wrapper):
@@ -36,6 +42,19 @@ class RewardVariant(gym.Wrapper):
         super().__init__(env)
         self.reward = reward
         self.previous_reward = 0.0
+        self.ways: dict[tuple[float, float], Any] = {}  # goal -> distance field, for ``geodesic``
+        if reward == "geodesic":
+            from car_paths import distance_field
+
+            car = env.unwrapped
+            for goal in ((20.0, car.height - 20.0), (car.width - 20.0, 20.0)):
+                self.ways[goal] = distance_field(car.sand, goal)
+
+    def _way(self, goal: tuple[float, float], x: float, y: float) -> float:
+        from car_paths import CELL
+
+        field = self.ways[goal]
+        return float(field[min(int(x) // CELL, field.shape[0] - 1), min(int(y) // CELL, field.shape[1] - 1)])
 
     def reset(self, **kwargs: Any) -> Any:
         self.previous_reward = 0.0
@@ -44,11 +63,17 @@ class RewardVariant(gym.Wrapper):
     def step(self, action: int) -> Any:
         car = self.env.unwrapped
         before = math.hypot(car.x - car.goal_x, car.y - car.goal_y)  # to the goal of this frame
+        goal = (car.goal_x, car.goal_y)
+        way_before = self._way(goal, car.x, car.y) if self.ways else 0.0
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self.reward == "lagged":
             reward, self.previous_reward = self.previous_reward, reward
         elif self.reward.startswith("progress") and reward in (0.1, -0.2):  # on the road, off the edges
             reward = 0.1 * (before - info["distance"]) / 6.0 - (0.1 if self.reward == "progress-cost" else 0.0)
+        elif self.reward == "geodesic" and reward in (0.1, -0.2):
+            gained = way_before - self._way(goal, car.x, car.y)
+            if math.isfinite(gained):
+                reward += GEODESIC_SCALE * gained / 6.0
         return obs, reward, terminated, truncated, info
 
 

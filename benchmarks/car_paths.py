@@ -27,17 +27,23 @@ GOAL_RADIUS = 100.0  # a goal counts within this distance
 GRID_SLACK = 1.03  # the 16-neighbour grid's worst overestimate of a straight line, rounded up
 
 
-def shortest_leg(sand: np.ndarray, start: tuple[float, float], end: tuple[float, float]) -> float:
-    """Pixels of the shortest sand-free path from the zone round ``start`` to the zone round ``end``."""
+def free_cells(sand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid: which cells are road inside the car's margins, and each cell's pixel x and y."""
     width, height = sand.shape
     xs, ys = np.meshgrid(np.arange(0, width, CELL), np.arange(0, height, CELL), indexing="ij")
     free = (sand[::CELL, ::CELL] == 0) & (xs >= 10) & (xs <= width - 10) & (ys >= 10) & (ys <= height - 10)
-    in_start = free & (np.hypot(xs - start[0], ys - start[1]) < GOAL_RADIUS)
-    in_end = free & (np.hypot(xs - end[0], ys - end[1]) < GOAL_RADIUS)
+    return free, xs, ys
+
+
+def distance_field(sand: np.ndarray, goal: tuple[float, float], stop_at: np.ndarray | None = None) -> np.ndarray:
+    """Pixels of the shortest sand-free path from each grid cell to the zone round ``goal`` (inf
+    where there is none). With ``stop_at``, the search ends at the first such cell reached."""
+    free, xs, ys = free_cells(sand)
     moves = [(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)
              if (dx, dy) != (0, 0) and math.gcd(abs(dx), abs(dy)) == 1]
     dist = np.full(free.shape, np.inf)
-    queue = [(0.0, int(i), int(j)) for i, j in zip(*np.nonzero(in_start), strict=True)]
+    in_zone = free & (np.hypot(xs - goal[0], ys - goal[1]) < GOAL_RADIUS)
+    queue = [(0.0, int(i), int(j)) for i, j in zip(*np.nonzero(in_zone), strict=True)]
     for _, i, j in queue:
         dist[i, j] = 0.0
     heapq.heapify(queue)
@@ -45,8 +51,8 @@ def shortest_leg(sand: np.ndarray, start: tuple[float, float], end: tuple[float,
         d, i, j = heapq.heappop(queue)
         if d > dist[i, j]:
             continue
-        if in_end[i, j]:
-            return d
+        if stop_at is not None and stop_at[i, j]:
+            break
         for dx, dy in moves:
             u, v = i + dx, j + dy
             if not (0 <= u < free.shape[0] and 0 <= v < free.shape[1] and free[u, v]):
@@ -61,7 +67,14 @@ def shortest_leg(sand: np.ndarray, start: tuple[float, float], end: tuple[float,
             if nd < dist[u, v]:
                 dist[u, v] = nd
                 heapq.heappush(queue, (nd, u, v))
-    return math.inf
+    return dist
+
+
+def shortest_leg(sand: np.ndarray, start: tuple[float, float], end: tuple[float, float]) -> float:
+    """Pixels of the shortest sand-free path from the zone round ``start`` to the zone round ``end``."""
+    free, xs, ys = free_cells(sand)
+    in_end = free & (np.hypot(xs - end[0], ys - end[1]) < GOAL_RADIUS)
+    return float(distance_field(sand, start, stop_at=in_end)[in_end].min(initial=math.inf))
 
 
 def main() -> None:
