@@ -259,6 +259,9 @@ def test_window_paints_erases_and_buttons_work(app, tmp_path):
     assert len(lines) > 1 and all(app.font.size(line)[0] <= 200 for line in lines)
     squeezed = app.status.replace(" ", "")
     assert "".join(lines).replace(" ", "") == squeezed or lines[-1].endswith("...")
+    words = "paint sand with the left button".split()
+    lines = fit_lines(" ".join(words), app.font, 200)
+    assert len(lines) > 1 and [w for line in lines for w in line.split()] == words  # breaks between words
     shot = app.screenshot(tmp_path / "window.png")
     image = pygame.image.load(str(shot))
     assert image.get_size() == (app.env.width + 220, app.env.height)

@@ -216,15 +216,23 @@ class CarApp:
 
 
 def fit_lines(text: str, font: Any, width: int, max_lines: int = 3) -> list[str]:
-    """Break ``text`` into lines no wider than ``width`` pixels (a long path breaks anywhere);
-    past ``max_lines`` the last line ends in "..."."""
+    """Break ``text`` into lines no wider than ``width`` pixels, between words (a word wider than
+    a line, such as a long path, breaks anywhere); past ``max_lines`` the last line ends in "..."."""
     lines: list[str] = []
     line = ""
-    for char in text:
-        if line and font.size(line + char)[0] > width:
+    for word in text.split():
+        joined = f"{line} {word}" if line else word
+        if font.size(joined)[0] <= width:
+            line = joined
+            continue
+        if line:
             lines.append(line)
-            line = ""
-        line += char.lstrip() if not line else char
+        line = ""
+        for char in word:
+            if line and font.size(line + char)[0] > width:
+                lines.append(line)
+                line = ""
+            line += char
     if line:
         lines.append(line)
     if len(lines) > max_lines:
