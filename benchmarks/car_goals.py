@@ -44,17 +44,17 @@ class RewardVariant(gym.Wrapper):
         self.previous_reward = 0.0
         self.ways: dict[tuple[float, float], Any] = {}  # goal -> distance field, for ``geodesic``
         if reward == "geodesic":
-            from car_paths import distance_field
+            from car_paths import CELL, distance_field
 
+            self.cell = CELL
             car = env.unwrapped
             for goal in ((20.0, car.height - 20.0), (car.width - 20.0, 20.0)):
                 self.ways[goal] = distance_field(car.sand, goal)
 
     def _way(self, goal: tuple[float, float], x: float, y: float) -> float:
-        from car_paths import CELL
-
+        """Pixels from (x, y) along the sand-free way to ``goal`` (inf where there is none)."""
         field = self.ways[goal]
-        return float(field[min(int(x) // CELL, field.shape[0] - 1), min(int(y) // CELL, field.shape[1] - 1)])
+        return float(field[min(int(x) // self.cell, field.shape[0] - 1), min(int(y) // self.cell, field.shape[1] - 1)])
 
     def reset(self, **kwargs: Any) -> Any:
         self.previous_reward = 0.0
