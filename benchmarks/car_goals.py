@@ -46,9 +46,12 @@ class RewardVariant(gym.Wrapper):
         if reward == "geodesic":
             from car_paths import CELL, distance_field
 
+            from deepq.envs.sandcar import course_start
+
             self.cell = CELL
             car = env.unwrapped
-            for goal in ((20.0, car.height - 20.0), (car.width - 20.0, 20.0)):
+            *_, goal_x, goal_y = course_start(car.width, car.height)  # the first goal; the other mirrors it
+            for goal in ((goal_x, goal_y), (car.width - goal_x, car.height - goal_y)):
                 self.ways[goal] = distance_field(car.sand, goal)
 
     def _way(self, goal: tuple[float, float], x: float, y: float) -> float:
