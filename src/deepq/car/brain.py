@@ -8,8 +8,10 @@ Differences from the course, on purpose: each transition is stored with its own 
 course stores the previous frame's, a one-step lag); the first state is zeros, not
 uninitialised memory; sampling uses current PyTorch (no ``multinomial()`` without a count).
 
-A third brain, ``pose``, is deepq's own: it gets the same five numbers a frame, works out where
-the car is from them with an ``Odometer`` and learns from both (see ``BRAINS``).
+Two more brains are deepq's own. ``pose`` gets the same five numbers a frame, works out where
+the car is from them with an ``Odometer`` and learns from both. ``route`` also remembers what
+its sensors have shown of the sand (``SandMap``), plans the way round it, and is shown the
+angle to a waypoint on that way (see ``BRAINS``).
 """
 
 from __future__ import annotations
@@ -25,16 +27,18 @@ import torch
 
 from deepq.agent import DQNAgent
 from deepq.car.odometer import Odometer
+from deepq.car.sandmap import SandMap
 from deepq.checkpoint import CheckpointError, atomic_save
 from deepq.config import DQNConfig, set_field
+from deepq.envs.sandcar import ROAD_SPEED, SAND_SPEED, angle_between, rotate
 from deepq.replay import NStepCollector, PrioritizedReplay, ReplayBuffer
 from deepq.schedules import epsilon_at, learning_rate_at, priority_beta_at
 
 
 @dataclass(frozen=True)
 class BrainSpec:
-    """A brain: its hidden layers and softmax temperature, its discount, and for ``pose`` what it
-    adds to the course's brain."""
+    """A brain: its hidden layers and softmax temperature, its discount, and for deepq's brains
+    what they add to the course's."""
 
     hidden_sizes: tuple[int, ...]
     temperature: float
@@ -42,6 +46,8 @@ class BrainSpec:
     gamma: float = 0.9
     pose: bool = False  # the network also sees the pose an Odometer works out (5 more inputs)
     goal_bonus: float = 0.0  # added to the reward it learns from on the frame a goal is reached
+    route: bool = False  # it also sees the angle to a waypoint on its way round the sand (2 more inputs; needs pose)
+    route_reward: float = 0.0  # added to the reward it learns from, per 6 pixels gained along that way
     settings: dict[str, Any] = field(default_factory=dict)  # DQNConfig values beyond the course's
 
 
@@ -57,7 +63,16 @@ BRAINS: dict[str, BrainSpec] = {
         gamma=0.99, pose=True, goal_bonus=2.0,
         settings=dict(exploration="epsilon", exploration_fraction=0.3, exploration_final_eps=0.01,
                       n_step=3, learning_rate=1e-4, double=True, target_update_interval=1000)),
+    # deepq's default: the pose brain, plus the way round the sand its sensors have shown
+    # (sandmap.py): 12 -> 64 -> 64 -> 3, the angle to a waypoint on that way as two more inputs,
+    # 0.3 for every 6 pixels gained along it, the course's gamma 0.9. README, "The car".
+    "route": BrainSpec(
+        (64, 64), 1.0, "deepq's: pose brain + the way round the sand it has seen, 12 -> 64 -> 64 -> 3",
+        gamma=0.9, pose=True, goal_bonus=2.0, route=True, route_reward=0.3,
+        settings=dict(exploration="epsilon", exploration_fraction=0.3, exploration_final_eps=0.01,
+                      n_step=3, learning_rate=1e-4, double=True, target_update_interval=1000)),
 }
+REPLAN_EVERY = 100  # frames: the route brain plans again at most this often when its map changes
 MEMORY_SIZE = 100_000
 BATCH_SIZE = 100
 LEARNING_RATE = 1e-3
@@ -79,6 +94,10 @@ class Dqn:
             torch.manual_seed(seed)
         self.brain, self.spec = brain, spec
         self.odometer = Odometer(width, height) if spec.pose else None
+        self.sand_map = SandMap(width, height) if spec.route else None
+        if self.sand_map is not None and self.odometer is not None:
+            self.route = self.sand_map.route(self.odometer.goal_x, self.odometer.goal_y)
+            self.frames_on_route = 0
         values = dict(
             learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE, buffer_size=MEMORY_SIZE,
             gamma=spec.gamma if gamma is None else gamma,
@@ -91,7 +110,7 @@ class Dqn:
             set_field(self.config, key, value)
         self.config.validate()
         self.frame = 0
-        state_size = input_size + (5 if spec.pose else 0)  # the pose: Odometer.features()
+        state_size = input_size + (5 if spec.pose else 0) + (2 if spec.route else 0)  # Odometer.features(), _waypoint()
         self.agent = DQNAgent((state_size,), nb_action, self.config)
         self.memory: ReplayBuffer | PrioritizedReplay = ReplayBuffer(
             self.config.buffer_size, (state_size,), np.float32, self.config.gamma, seed=seed)
@@ -116,11 +135,16 @@ class Dqn:
         learn_reward = reward
         if self.odometer is not None:
             if self.frame > 0:  # the first call comes before the car has moved
-                goal = self.odometer.goal_x
+                goal, before = self.odometer.goal_x, (self.odometer.x, self.odometer.y)
                 self.odometer.update(self.last_action, reward, new_signal)  # full precision: exact to 1e-9
                 if self.odometer.goal_x != goal:
                     learn_reward += self.spec.goal_bonus
-            new_state = np.concatenate([new_state, self.odometer.features().astype(np.float32)])
+                if self.sand_map is not None:
+                    learn_reward += self._follow_route(before, new_signal)
+            parts = [new_state, self.odometer.features().astype(np.float32)]
+            if self.sand_map is not None:
+                parts.append(self._waypoint())
+            new_state = np.concatenate(parts)
         ready = self.nstep.push(self.last_state[None], np.array([self.last_action]),
                                 np.array([learn_reward], dtype=np.float32), new_state[None],
                                 self._no_termination, self._no_termination)
@@ -141,6 +165,27 @@ class Dqn:
         self.last_action, self.last_state = action, new_state
         self.reward_window.append(float(reward))
         return action
+
+    def _follow_route(self, before: tuple[float, float], readings: np.ndarray | list[float]) -> float:
+        """The route brain's frame: what it gained along its way (as reward), then its sand map
+        takes in the readings, and it plans again for a new goal or a changed map."""
+        odometer = self.odometer
+        gained = self.route.distance(*before) - self.route.distance(odometer.x, odometer.y)
+        self.sand_map.sense(odometer.x, odometer.y, odometer.angle, readings[:3], odometer.speed == SAND_SPEED)
+        self.frames_on_route += 1
+        goal = (odometer.goal_x, odometer.goal_y)
+        if goal != self.route.goal or (
+                self.sand_map.version != self.route.version and self.frames_on_route >= REPLAN_EVERY):
+            self.route, self.frames_on_route = self.sand_map.route(*goal), 0
+        return self.spec.route_reward * gained / ROAD_SPEED
+
+    def _waypoint(self) -> np.ndarray:
+        """The route brain's two inputs: the angle from the heading to the waypoint / 180, and its negative."""
+        odometer = self.odometer
+        way_x, way_y = self.route.waypoint(odometer.x, odometer.y)
+        heading_x, heading_y = rotate(1.0, 0.0, odometer.angle)
+        angle = angle_between(heading_x, heading_y, way_x - odometer.x, way_y - odometer.y) / 180.0
+        return np.array([angle, -angle], dtype=np.float32)
 
     def score(self) -> float:
         """The course's score: sum of the last 1000 rewards / (count + 1)."""

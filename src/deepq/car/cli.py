@@ -27,8 +27,9 @@ def add_car_parser(commands: Any) -> None:
     train.add_argument("--map", dest="train_map", default="empty", help="empty, wall, strokes, or a PNG")
     train.add_argument("--frames", type=int, default=100_000, help="frames to run (default 100000)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--brain", dest="train_brain", default="pose", choices=list(BRAINS),
-                       help="pose (default: course inputs plus the car's pose), course or tutorial")
+    train.add_argument("--brain", dest="train_brain", default="route", choices=list(BRAINS),
+                       help="route (default: the pose brain plus the way round the sand it has seen), "
+                            "pose (course inputs plus the car's pose), course or tutorial")
     train.add_argument("--run-dir", default=None, help="output directory (default runs/car-MAP-seedN)")
     add_set_option(train, "change the brain's hyperparameters (any `deepq presets` key), "
                           "e.g. --set gamma=0.95 target_update_interval=1000")

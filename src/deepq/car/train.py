@@ -20,7 +20,7 @@ WINDOW = 10_000  # frames over which goals and sand are counted
 
 def train_car(
     map_name: str = "empty", frames: int = 100_000, seed: int = 0, run_dir: str | Path = "runs/car",
-    brain: str = "pose", width: int = 800, height: int = 600, progress: bool = True,
+    brain: str = "route", width: int = 800, height: int = 600, progress: bool = True,
     overrides: dict[str, Any] | None = None, env: gym.Env | None = None,
 ) -> dict[str, Any]:
     """Run the course's loop for ``frames`` frames; write the brain, a score plot and a summary.

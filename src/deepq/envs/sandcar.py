@@ -34,6 +34,16 @@ def angle_between(ax: float, ay: float, bx: float, by: float) -> float:
     return -(180.0 / math.pi) * math.atan2(ax * by - ay * bx, ax * bx + ay * by)
 
 
+def sensor_points(x: float, y: float, angle: float) -> list[tuple[float, float]]:
+    """The front, left and right sensor points of a car at (x, y) heading ``angle`` degrees."""
+    points = []
+    for offset in (0.0, 30.0, -30.0):
+        direction = angle if offset == 0.0 else (angle + offset) % 360
+        dx, dy = rotate(SENSOR_DISTANCE, 0.0, direction)
+        points.append((dx + x, dy + y))
+    return points
+
+
 def course_start(width: int, height: int) -> tuple[float, float, float, float]:
     """Where the course starts: the car's position (its bottom-left corner, the car centred) and the first goal."""
     return width / 2 - CAR_SIZE[0] / 2, height / 2 - CAR_SIZE[1] / 2, 20.0, height - 20.0
@@ -142,12 +152,7 @@ class SandCarEnv(gym.Env[np.ndarray, int]):
 
     def sensor_points(self) -> list[tuple[float, float]]:
         """Front, left and right sensor positions."""
-        points = []
-        for offset in (0.0, 30.0, -30.0):
-            angle = self.angle if offset == 0.0 else (self.angle + offset) % 360
-            dx, dy = rotate(SENSOR_DISTANCE, 0.0, angle)
-            points.append((dx + self.x, dy + self.y))
-        return points
+        return sensor_points(self.x, self.y, self.angle)
 
     def _signal(self, sx: float, sy: float) -> float:
         if sx < 10 or sx > self.width - 10 or sy < 10 or sy > self.height - 10:
