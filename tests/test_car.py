@@ -314,10 +314,11 @@ def test_window_paints_erases_and_buttons_work(app, tmp_path):
     assert image.get_size() == (app.env.width + 220, app.env.height)
 
 
-def test_window_drives_the_pose_brain(tmp_path):
+@pytest.mark.parametrize("brain", ["pose", "route"])
+def test_window_drives_deepqs_brains(tmp_path, brain):
     from deepq.car.app import CarApp
 
-    app = CarApp(map_name="wall", brain="pose", seed=0, width=640, height=480,
+    app = CarApp(map_name="wall", brain=brain, seed=0, width=640, height=480,
                  brain_file=str(tmp_path / "brain.pth"), map_file=str(tmp_path / "map.png"))
     try:
         app.step_world(500)
@@ -325,5 +326,7 @@ def test_window_drives_the_pose_brain(tmp_path):
         odometer, env = app.brain.odometer, app.env.unwrapped
         assert (odometer.width, odometer.height) == (640, 480)
         assert abs(odometer.x - env.x) < 1e-9 and abs(odometer.y - env.y) < 1e-9
+        if brain == "route":  # its map is the window's size and has seen the wall's sand
+            assert app.brain.sand_map.sand.shape == (640 // 5, 480 // 5) and app.brain.sand_map.sand.any()
     finally:
         app.pygame.quit()
