@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/car_goals.py --maps empty strokes wall --seeds 0-2 --frames 100000
 
-Each run is `deepq car train`, by default with the course brain (``--brain pose`` for the
+Each run is `deepq car train`, by default with the course brain (``--brain route`` for the
 command's own default), one learn step per frame.
 ``--set KEY=VALUE`` changes the brain as `deepq car train --set` does. ``--reward`` trains on
 another reward, to test what the course's reward asks of the car (the environment is unchanged):
