@@ -30,7 +30,7 @@ from deepq.car.odometer import Odometer
 from deepq.car.sandmap import SandMap
 from deepq.checkpoint import CheckpointError, atomic_save
 from deepq.config import DQNConfig, set_field
-from deepq.envs.sandcar import ROAD_SPEED, SAND_SPEED, angle_between, rotate
+from deepq.envs.sandcar import ROAD_SPEED, SAND_SPEED, angle_between, course_start, rotate
 from deepq.replay import NStepCollector, PrioritizedReplay, ReplayBuffer
 from deepq.schedules import epsilon_at, learning_rate_at, priority_beta_at
 
@@ -49,6 +49,10 @@ class BrainSpec:
     route: bool = False  # it also sees the angle to a waypoint on its way round the sand (2 more inputs; needs pose)
     route_reward: float = 0.0  # added to the reward it learns from, per 6 pixels gained along that way
     settings: dict[str, Any] = field(default_factory=dict)  # DQNConfig values beyond the course's
+
+    def __post_init__(self) -> None:
+        if self.route and not self.pose:
+            raise ValueError("a route brain plans from its pose: it needs pose=True")
 
 
 BRAINS: dict[str, BrainSpec] = {
@@ -95,8 +99,8 @@ class Dqn:
         self.brain, self.spec = brain, spec
         self.odometer = Odometer(width, height) if spec.pose else None
         self.sand_map = SandMap(width, height) if spec.route else None
-        if self.sand_map is not None and self.odometer is not None:
-            self.route = self.sand_map.route(self.odometer.goal_x, self.odometer.goal_y)
+        if self.sand_map is not None:
+            self.route = self.sand_map.route(*course_start(width, height)[2:])  # the first goal
             self.frames_on_route = 0
         values = dict(
             learning_rate=LEARNING_RATE, batch_size=BATCH_SIZE, buffer_size=MEMORY_SIZE,
