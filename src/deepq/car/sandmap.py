@@ -111,9 +111,9 @@ class Route:
         zone = np.hypot(centres_x - goal[0], centres_y - goal[1]) < GOAL_ZONE
         zone[self._cell(goal[0], goal[1], nx, ny)] = True
         cost = np.where(blocked, BLOCKED_COST, 1.0)
-        self.cells = cheapest_ways(cost, zone)
-        self.pixels = self.cells * CELL
-        ways_x, ways_y = follow(self.cells, LOOKAHEAD)
+        cells = cheapest_ways(cost, zone)
+        self.pixels = cells * CELL
+        ways_x, ways_y = follow(cells, LOOKAHEAD)
         self.ways_x, self.ways_y = (ways_x + 0.5) * CELL, (ways_y + 0.5) * CELL
         self.ways_x[zone], self.ways_y[zone] = goal  # in the zone, head for the goal itself
 
