@@ -54,11 +54,10 @@ class SandMap:
         for (sx, sy), reading in zip(sensor_points(x, y, angle), readings, strict=True):
             if EDGE <= sx <= self.width - EDGE and EDGE <= sy <= self.height - EDGE:  # else it reads 1
                 self._square(int(sx), int(sy), float(reading) > 0.0)
-        if on_sand:
-            i, j = int(x) // FINE, int(y) // FINE
-            if i < self.road.shape[0] and j < self.road.shape[1] and not self.sand[i, j]:
-                self.road[i, j], self.sand[i, j] = False, True
-                self.version += 1
+        cell = int(x) // FINE, int(y) // FINE  # inside the map: the car is held 10 px from each border
+        if on_sand and not self.sand[cell]:
+            self.road[cell], self.sand[cell] = False, True
+            self.version += 1
 
     def _square(self, ix: int, iy: int, sandy: bool) -> None:
         """One reading of the square [ix - 10, ix + 10) x [iy - 10, iy + 10)."""
