@@ -10,10 +10,11 @@ import json
 import shlex
 import signal
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from deepq.cpu import default_threads
+from deepq.cpu import default_threads, flushing_subnormals
 
 EXIT_USAGE = 2
 
@@ -321,8 +322,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = COMMANDS.get(args.command) or args.handler
+    # Training flushes subnormal floats; entered before anything runs, so torch's OpenMP threads,
+    # which copy the setting of the thread that starts them, flush too.
+    flush = flushing_subnormals() if args.command in ("train", "resume") else nullcontext()
     try:
-        return int(handler(args))
+        with flush:
+            return int(handler(args))
     except (UserError, ConfigError, EnvError, CheckpointError, RunError, RecordError) as error:
         print(f"deepq: error: {error}", file=sys.stderr)
         return EXIT_USAGE

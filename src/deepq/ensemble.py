@@ -28,6 +28,7 @@ import torch
 
 from deepq.agent import DQNAgent, td_loss
 from deepq.config import DQNConfig
+from deepq.cpu import flushing_subnormals
 from deepq.envs import ResumableVectorEnv, env_spaces
 from deepq.envs.atari import clip_reward
 from deepq.evaluation import evaluate_members
@@ -194,7 +195,12 @@ class EnsembleTrainer:
         return self.stop.signal
 
     def run(self) -> list[dict[str, Any]]:
-        """Train every member for ``total_steps`` env steps; returns their summaries."""
+        """Train every member for ``total_steps`` env steps, with subnormal floats flushed to zero
+        (``deepq.cpu.flushing_subnormals``); returns their summaries."""
+        with flushing_subnormals():
+            return self._train()
+
+    def _train(self) -> list[dict[str, Any]]:
         config, agent, members = self.config, self.agent, self.members
         k_members, n = len(members), config.num_envs
         for member in members:

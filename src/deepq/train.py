@@ -32,6 +32,7 @@ from deepq.checkpoint import (
     load_file,
 )
 from deepq.config import DQNConfig
+from deepq.cpu import flushing_subnormals
 from deepq.envs import ResumableVectorEnv, env_spaces
 from deepq.envs.atari import clip_reward
 from deepq.evaluation import evaluate
@@ -189,10 +190,15 @@ class Trainer:
 
     # --- the loop ---
     def run(self, callback: Callable[[Trainer], None] | None = None) -> dict[str, Any]:
-        """Train until ``total_steps`` env steps (or solved, with ``stop_when_solved``).
+        """Train until ``total_steps`` env steps (or solved, with ``stop_when_solved``), with
+        subnormal floats flushed to zero (``deepq.cpu.flushing_subnormals``).
 
         ``callback(trainer)``, if given, is called after every vector step.
         """
+        with flushing_subnormals():
+            return self._train(callback)
+
+    def _train(self, callback: Callable[[Trainer], None] | None) -> dict[str, Any]:
         self._prepare_run_dir()
         config, state, agent = self.config, self.state, self.agent
         n = config.num_envs
