@@ -47,7 +47,7 @@ def main() -> None:
     from deepq.agent import DQNAgent
     from deepq.cli import _seed_list
     from deepq.config import build_config
-    from deepq.cpu import default_threads
+    from deepq.cpu import default_threads, flushing_subnormals
     from deepq.ensemble import EnsembleAgent, EnsembleReplay, EnsembleTrainer
     from deepq.envs import ResumableVectorEnv
     from deepq.replay import NStepCollector, ReplayBuffer
@@ -62,42 +62,45 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as `deepq train`)")
     args = parser.parse_args()
 
-    config, preset = build_config(args.env_id, args.preset)
-    ensemble = args.seeds is not None
-    torch.set_num_threads(args.threads or default_threads(config, len(args.seeds) if ensemble else 1))
-    timed(DQNAgent, "learn", "learn step")
-    timed(ResumableVectorEnv, "step", "environment steps")
-    timed(ResumableVectorEnv, "reset_done", "environment resets")
-    run_dir = tempfile.mkdtemp(prefix="deepq-split-")
-    name = preset.name if preset else None
-    if ensemble:
-        timed(EnsembleAgent, "act", "acting")
-        timed(EnsembleReplay, "sample", "replay sampling")
-        timed(EnsembleReplay, "add", "storing")
-        timed(NStepCollector, "push", "n-step windows")
-        timed(EnsembleTrainer, "_evaluate", "evaluations")
-        trainer: Any = EnsembleTrainer(args.env_id, config, args.seeds, run_dir, total_steps=args.steps,
-                                       device="cpu", progress=False, preset=name)
-    else:
-        timed(DQNAgent, "act", "acting")
-        timed(ReplayBuffer, "sample", "replay sampling")
-        timed(ReplayBuffer, "add", "storing")
-        timed(NStepCollector, "push", "n-step windows")
-        timed(Trainer, "_evaluate", "evaluations")
-        trainer = Trainer(args.env_id, config, seed=args.seed, run_dir=run_dir, total_steps=args.steps,
-                          device="cpu", progress=False, preset=name)
-    start = time.perf_counter()
-    trainer.run()
-    total = time.perf_counter() - start
+    # As `deepq train` does: flush subnormals before torch starts its worker threads, which copy
+    # the setting when they start (a flush entered later reaches the main thread only).
+    with flushing_subnormals():
+        config, preset = build_config(args.env_id, args.preset)
+        ensemble = args.seeds is not None
+        torch.set_num_threads(args.threads or default_threads(config, len(args.seeds) if ensemble else 1))
+        timed(DQNAgent, "learn", "learn step")
+        timed(ResumableVectorEnv, "step", "environment steps")
+        timed(ResumableVectorEnv, "reset_done", "environment resets")
+        run_dir = tempfile.mkdtemp(prefix="deepq-split-")
+        name = preset.name if preset else None
+        if ensemble:
+            timed(EnsembleAgent, "act", "acting")
+            timed(EnsembleReplay, "sample", "replay sampling")
+            timed(EnsembleReplay, "add", "storing")
+            timed(NStepCollector, "push", "n-step windows")
+            timed(EnsembleTrainer, "_evaluate", "evaluations")
+            trainer: Any = EnsembleTrainer(args.env_id, config, args.seeds, run_dir, total_steps=args.steps,
+                                           device="cpu", progress=False, preset=name)
+        else:
+            timed(DQNAgent, "act", "acting")
+            timed(ReplayBuffer, "sample", "replay sampling")
+            timed(ReplayBuffer, "add", "storing")
+            timed(NStepCollector, "push", "n-step windows")
+            timed(Trainer, "_evaluate", "evaluations")
+            trainer = Trainer(args.env_id, config, seed=args.seed, run_dir=run_dir, total_steps=args.steps,
+                              device="cpu", progress=False, preset=name)
+        start = time.perf_counter()
+        trainer.run()
+        total = time.perf_counter() - start
 
-    who = f"--seeds {args.seeds[0]}-{args.seeds[-1]}" if ensemble else f"seed {args.seed}"
-    print(f"\n{args.env_id}, preset {name}, {who}, {torch.get_num_threads()} thread(s): {total:.2f} s")
-    print(f"{'part':<22} {'seconds':>8} {'share':>7} {'calls':>8} {'µs a call':>10}")
-    for part, seconds in totals.most_common():
-        print(f"{part:<22} {seconds:>8.2f} {seconds / total:>7.1%} {calls[part]:>8} "
-              f"{seconds / calls[part] * 1e6:>10.1f}")
-    rest = total - sum(totals.values())
-    print(f"{'rest':<22} {rest:>8.2f} {rest / total:>7.1%}")
+        who = f"--seeds {args.seeds[0]}-{args.seeds[-1]}" if ensemble else f"seed {args.seed}"
+        print(f"\n{args.env_id}, preset {name}, {who}, {torch.get_num_threads()} thread(s): {total:.2f} s")
+        print(f"{'part':<22} {'seconds':>8} {'share':>7} {'calls':>8} {'µs a call':>10}")
+        for part, seconds in totals.most_common():
+            print(f"{part:<22} {seconds:>8.2f} {seconds / total:>7.1%} {calls[part]:>8} "
+                  f"{seconds / calls[part] * 1e6:>10.1f}")
+        rest = total - sum(totals.values())
+        print(f"{'rest':<22} {rest:>8.2f} {rest / total:>7.1%}")
 
 
 if __name__ == "__main__":
