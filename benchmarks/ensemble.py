@@ -10,12 +10,17 @@ are interleaved with the separate ones (E, half the seeds, E, the other half, E,
 see the same load. Wall seconds are the training loop's (summary.json, evaluations included);
 the process's own wall time, imports included, is shown too. The ratio is the median ensemble
 wall time over the median wall time of one separate seed (issue target: at most 2).
+
+``--also-spinning`` runs a second ensemble next to each one with ``OMP_WAIT_POLICY=ACTIVE``
+(idle OpenMP threads spin instead of sleeping: faster on a quiet machine, several times slower
+beside a busy process; see docs/performance.md) and prints its rows and ratio too.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -25,12 +30,15 @@ from pathlib import Path
 from typing import Any
 
 
-def deepq_train(env_id: str, seed_args: list[str], extra: list[str]) -> tuple[list[dict[str, Any]], float]:
-    """Run `deepq train` in a fresh process; returns the summaries written and the process's wall time."""
+def deepq_train(env_id: str, seed_args: list[str], extra: list[str],
+                env: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], float]:
+    """Run `deepq train` in a fresh process (``env`` added to its environment); returns the
+    summaries written and the process's wall time."""
     run_dir = Path(tempfile.mkdtemp(prefix="deepq-bench-"))
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "deepq.cli", "train", env_id, *seed_args, "--run-dir",
-                             str(run_dir), "--no-progress", *extra], capture_output=True, text=True)
+                             str(run_dir), "--no-progress", *extra], capture_output=True, text=True,
+                            env={**os.environ, **(env or {})})
     wall = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"deepq train failed: {result.stderr.strip()}")
@@ -47,6 +55,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="ensemble runs (default 3)")
     parser.add_argument("--preset", default=None, help="passed to both sides (default: the environment's)")
     add_set_option(parser, "passed to both sides")
+    parser.add_argument("--also-spinning", action="store_true",
+                        help="also run each ensemble with OMP_WAIT_POLICY=ACTIVE (spinning OpenMP threads)")
     args = parser.parse_args()
     extra = ["--set", *args.overrides] if args.overrides else []
     if args.preset:
@@ -57,35 +67,42 @@ def main() -> None:
     seed_text = ",".join(str(s) for s in seeds)
     solo: list[tuple[dict[str, Any], float]] = []
     ensembles: list[tuple[list[dict[str, Any]], float]] = []
+    spinning: list[tuple[list[dict[str, Any]], float]] = []
     for rep in range(args.repeats):
         ensembles.append(deepq_train(args.env_id, ["--seeds", seed_text], extra))
         print(f"ensemble {rep + 1}: {ensembles[-1][0][0]['wall_seconds']:.1f} s", flush=True)
+        if args.also_spinning:
+            spinning.append(deepq_train(args.env_id, ["--seeds", seed_text], extra, {"OMP_WAIT_POLICY": "ACTIVE"}))
+            print(f"ensemble {rep + 1}, spinning: {spinning[-1][0][0]['wall_seconds']:.1f} s", flush=True)
         for seed in chunks[rep] if rep < len(chunks) else []:
             summaries, wall = deepq_train(args.env_id, ["--seed", str(seed)], extra)
             solo.append((summaries[0], wall))
             print(f"  seed {seed} alone: {summaries[0]['wall_seconds']:.1f} s", flush=True)
 
     print(f"\n{args.env_id}, preset {solo[0][0]['preset']}, {len(seeds)} seeds, {solo[0][0]['steps']} steps each")
-    print(f"{'run':<22} {'wall s':>7} {'process s':>10} {'solved':>7} {'still solved':>13}")
+    print(f"{'run':<32} {'wall s':>7} {'process s':>10} {'solved':>7} {'still solved':>13}")
     for summary, wall in solo:
-        print(f"{'seed ' + str(summary['seed']) + ' alone':<22} {summary['wall_seconds']:>7.1f} {wall:>10.1f} "
+        print(f"{'seed ' + str(summary['seed']) + ' alone':<32} {summary['wall_seconds']:>7.1f} {wall:>10.1f} "
               f"{str(summary['solved']):>7} {str(summary['solved_at_end']):>13}")
-    for i, (summaries, wall) in enumerate(ensembles):
-        solved = sum(s["solved"] for s in summaries)
-        still = sum(s["solved_at_end"] for s in summaries)
-        print(f"{f'--seeds {seeds[0]}-{seeds[-1]} run {i + 1}':<22} {summaries[0]['wall_seconds']:>7.1f} "
-              f"{wall:>10.1f} {f'{solved}/{len(seeds)}':>7} {f'{still}/{len(seeds)}':>13}")
+    variants = [("", ensembles), (", spinning", spinning)] if spinning else [("", ensembles)]
+    for label, runs in variants:
+        for i, (summaries, wall) in enumerate(runs):
+            solved = sum(s["solved"] for s in summaries)
+            still = sum(s["solved_at_end"] for s in summaries)
+            print(f"{f'--seeds {seeds[0]}-{seeds[-1]} run {i + 1}{label}':<32} {summaries[0]['wall_seconds']:>7.1f} "
+                  f"{wall:>10.1f} {f'{solved}/{len(seeds)}':>7} {f'{still}/{len(seeds)}':>13}")
     one = statistics.median(s["wall_seconds"] for s, _ in solo)
-    many = statistics.median(s[0]["wall_seconds"] for s, _ in ensembles)
     one_process = statistics.median(w for _, w in solo)
-    many_process = statistics.median(w for _, w in ensembles)
-    print(f"median wall: one seed {one:.1f} s, {len(seeds)} seeds as an ensemble {many:.1f} s; "
-          f"ratio {many / one:.2f} (process time: {one_process:.1f} s vs {many_process:.1f} s, "
-          f"ratio {many_process / one_process:.2f})")
+    for label, runs in variants:
+        many = statistics.median(s[0]["wall_seconds"] for s, _ in runs)
+        many_process = statistics.median(w for _, w in runs)
+        print(f"median wall: one seed {one:.1f} s, {len(seeds)} seeds as an ensemble{label} {many:.1f} s; "
+              f"ratio {many / one:.2f} (process time: {one_process:.1f} s vs {many_process:.1f} s, "
+              f"ratio {many_process / one_process:.2f})")
     print(f"solve rate: separate runs {sum(s['solved'] for s, _ in solo)}/{len(solo)} solved, "
           f"{sum(s['solved_at_end'] for s, _ in solo)}/{len(solo)} still solved at the end; ensemble runs "
           + ", ".join(f"{sum(s['solved'] for s in e)}/{len(e)} and {sum(s['solved_at_end'] for s in e)}/{len(e)}"
-                      for e, _ in ensembles))
+                      for e, _ in ensembles + spinning))
 
 
 if __name__ == "__main__":

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import tempfile
 import time
 from collections import Counter
 from typing import Any
-
-import torch
 
 totals: Counter[str] = Counter()
 calls: Counter[str] = Counter()
@@ -44,7 +43,7 @@ def timed(owner: Any, method: str, part: str) -> None:
 
 
 def main() -> None:
-    from deepq.agent import DQNAgent
+    from deepq.agent import DQNAgent  # noqa: I001 (torch after deepq, below)
     from deepq.cli import _seed_list
     from deepq.config import build_config
     from deepq.cpu import default_threads, flushing_subnormals
@@ -52,6 +51,8 @@ def main() -> None:
     from deepq.envs import ResumableVectorEnv
     from deepq.replay import NStepCollector, ReplayBuffer
     from deepq.train import Trainer
+
+    import torch  # after deepq, which sets OMP_WAIT_POLICY before torch loads OpenMP, as the command does
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("env_id")
@@ -94,7 +95,8 @@ def main() -> None:
         total = time.perf_counter() - start
 
         who = f"--seeds {args.seeds[0]}-{args.seeds[-1]}" if ensemble else f"seed {args.seed}"
-        print(f"\n{args.env_id}, preset {name}, {who}, {torch.get_num_threads()} thread(s): {total:.2f} s")
+        print(f"\n{args.env_id}, preset {name}, {who}, {torch.get_num_threads()} thread(s), "
+              f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}: {total:.2f} s")
         print(f"{'part':<22} {'seconds':>8} {'share':>7} {'calls':>8} {'µs a call':>10}")
         for part, seconds in totals.most_common():
             print(f"{part:<22} {seconds:>8.2f} {seconds / total:>7.1%} {calls[part]:>8} "
