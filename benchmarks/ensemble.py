@@ -99,10 +99,11 @@ def main() -> None:
         print(f"median wall: one seed {one:.1f} s, {len(seeds)} seeds as an ensemble{label} {many:.1f} s; "
               f"ratio {many / one:.2f} (process time: {one_process:.1f} s vs {many_process:.1f} s, "
               f"ratio {many_process / one_process:.2f})")
+    counts = "; ".join(f"ensemble runs{label} " + ", ".join(
+        f"{sum(s['solved'] for s in e)}/{len(e)} and {sum(s['solved_at_end'] for s in e)}/{len(e)}" for e, _ in runs)
+        for label, runs in variants)
     print(f"solve rate: separate runs {sum(s['solved'] for s, _ in solo)}/{len(solo)} solved, "
-          f"{sum(s['solved_at_end'] for s, _ in solo)}/{len(solo)} still solved at the end; ensemble runs "
-          + ", ".join(f"{sum(s['solved'] for s in e)}/{len(e)} and {sum(s['solved_at_end'] for s in e)}/{len(e)}"
-                      for e, _ in ensembles + spinning))
+          f"{sum(s['solved_at_end'] for s, _ in solo)}/{len(solo)} still solved at the end; {counts}")
 
 
 if __name__ == "__main__":
