@@ -89,7 +89,9 @@ def main() -> None:
     for round_ in range(args.rounds):
         for policy, threads in settings:
             out = subprocess.run([sys.executable, "-c", PROBE, str(threads)], capture_output=True, text=True,
-                                 env={**os.environ, "OMP_WAIT_POLICY": policy}, check=True)
+                                 env={**os.environ, "OMP_WAIT_POLICY": policy})
+            if out.returncode != 0:
+                sys.exit(f"the {policy} probe with {threads} thread(s) failed: {out.stderr.strip()}")
             results[(policy, threads)].append(json.loads(out.stdout))
         print(f"round {round_ + 1} of {args.rounds} done", flush=True)
     print(f"\n{'OMP_WAIT_POLICY':<16} {'threads':>7} {'relu µs':>9} {'bmm µs':>9} {'learn step µs':>14}")
