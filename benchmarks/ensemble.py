@@ -11,9 +11,12 @@ see the same load. Wall seconds are the training loop's (summary.json, evaluatio
 the process's own wall time, imports included, is shown too. The ratio is the median ensemble
 wall time over the median wall time of one separate seed (issue target: at most 2).
 
-``--also-spinning`` runs a second ensemble next to each one with ``OMP_WAIT_POLICY=ACTIVE``
-(idle OpenMP threads spin instead of sleeping: faster on a quiet machine, several times slower
-beside a busy process; see docs/performance.md) and prints its rows and ratio too.
+The command's idle OpenMP threads spin while the machine is otherwise idle (``deepq.cpu``:
+``spin_while_idle`` and the loop's ``ThreadGovernor``). ``--also-sleeping`` runs a second
+ensemble next to each one with ``OMP_WAIT_POLICY=PASSIVE`` (idle threads sleep, the library's
+default and the command's before 2026-11-22) and prints its rows and ratio too. ``--busy`` keeps
+one other process busy (a Python loop) through every run, to see what the spin costs a machine
+that has other work.
 """
 
 from __future__ import annotations
@@ -29,17 +32,26 @@ import time
 from pathlib import Path
 from typing import Any
 
+USER_ENV = dict(os.environ)  # before deepq is imported: `import deepq` sets OMP_WAIT_POLICY=PASSIVE
+
 
 def deepq_train(env_id: str, seed_args: list[str], extra: list[str],
-                env: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], float]:
+                env: dict[str, str] | None = None, busy_beside: bool = False) -> tuple[list[dict[str, Any]], float]:
     """Run `deepq train` in a fresh process (``env`` added to its environment); returns the
-    summaries written and the process's wall time."""
+    summaries written and the process's wall time. ``busy_beside``: a busy loop in another
+    process for as long as the run lasts."""
     run_dir = Path(tempfile.mkdtemp(prefix="deepq-bench-"))
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "deepq.cli", "train", env_id, *seed_args, "--run-dir",
-                             str(run_dir), "--no-progress", *extra], capture_output=True, text=True,
-                            env={**os.environ, **(env or {})})
-    wall = time.perf_counter() - start
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy_beside else None
+    try:
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "deepq.cli", "train", env_id, *seed_args, "--run-dir",
+                                 str(run_dir), "--no-progress", *extra], capture_output=True, text=True,
+                                env={**USER_ENV, **(env or {})})
+        wall = time.perf_counter() - start
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
     if result.returncode != 0:
         sys.exit(f"deepq train failed: {result.stderr.strip()}")
     paths = sorted(run_dir.glob("seed-*/summary.json")) or [run_dir / "summary.json"]
@@ -55,8 +67,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="ensemble runs (default 3)")
     parser.add_argument("--preset", default=None, help="passed to both sides (default: the environment's)")
     add_set_option(parser, "passed to both sides")
-    parser.add_argument("--also-spinning", action="store_true",
-                        help="also run each ensemble with OMP_WAIT_POLICY=ACTIVE (spinning OpenMP threads)")
+    parser.add_argument("--also-sleeping", action="store_true",
+                        help="also run each ensemble with OMP_WAIT_POLICY=PASSIVE (sleeping OpenMP threads)")
+    parser.add_argument("--busy", action="store_true", help="keep one other process busy through every run")
     args = parser.parse_args()
     extra = ["--set", *args.overrides] if args.overrides else []
     if args.preset:
@@ -67,24 +80,26 @@ def main() -> None:
     seed_text = ",".join(str(s) for s in seeds)
     solo: list[tuple[dict[str, Any], float]] = []
     ensembles: list[tuple[list[dict[str, Any]], float]] = []
-    spinning: list[tuple[list[dict[str, Any]], float]] = []
+    sleeping: list[tuple[list[dict[str, Any]], float]] = []
     for rep in range(args.repeats):
-        ensembles.append(deepq_train(args.env_id, ["--seeds", seed_text], extra))
+        ensembles.append(deepq_train(args.env_id, ["--seeds", seed_text], extra, busy_beside=args.busy))
         print(f"ensemble {rep + 1}: {ensembles[-1][0][0]['wall_seconds']:.1f} s", flush=True)
-        if args.also_spinning:
-            spinning.append(deepq_train(args.env_id, ["--seeds", seed_text], extra, {"OMP_WAIT_POLICY": "ACTIVE"}))
-            print(f"ensemble {rep + 1}, spinning: {spinning[-1][0][0]['wall_seconds']:.1f} s", flush=True)
+        if args.also_sleeping:
+            sleeping.append(deepq_train(args.env_id, ["--seeds", seed_text], extra, {"OMP_WAIT_POLICY": "PASSIVE"},
+                                        busy_beside=args.busy))
+            print(f"ensemble {rep + 1}, sleeping: {sleeping[-1][0][0]['wall_seconds']:.1f} s", flush=True)
         for seed in chunks[rep] if rep < len(chunks) else []:
-            summaries, wall = deepq_train(args.env_id, ["--seed", str(seed)], extra)
+            summaries, wall = deepq_train(args.env_id, ["--seed", str(seed)], extra, busy_beside=args.busy)
             solo.append((summaries[0], wall))
             print(f"  seed {seed} alone: {summaries[0]['wall_seconds']:.1f} s", flush=True)
 
-    print(f"\n{args.env_id}, preset {solo[0][0]['preset']}, {len(seeds)} seeds, {solo[0][0]['steps']} steps each")
+    print(f"\n{args.env_id}, preset {solo[0][0]['preset']}, {len(seeds)} seeds, {solo[0][0]['steps']} steps each"
+          + (", one other process busy throughout" if args.busy else ""))
     print(f"{'run':<32} {'wall s':>7} {'process s':>10} {'solved':>7} {'still solved':>13}")
     for summary, wall in solo:
         print(f"{'seed ' + str(summary['seed']) + ' alone':<32} {summary['wall_seconds']:>7.1f} {wall:>10.1f} "
               f"{str(summary['solved']):>7} {str(summary['solved_at_end']):>13}")
-    variants = [("", ensembles), (", spinning", spinning)] if spinning else [("", ensembles)]
+    variants = [("", ensembles), (", sleeping", sleeping)] if sleeping else [("", ensembles)]
     for label, runs in variants:
         for i, (summaries, wall) in enumerate(runs):
             solved = sum(s["solved"] for s in summaries)

@@ -177,16 +177,3 @@ def test_the_command_trains_seeds_into_their_own_run_directories(tmp_path):
         result = deepq("train", "CartPole-v1", *args, "--run-dir", str(tmp_path / "bad"))
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert np.all([not (tmp_path / "bad" / f"seed-{s}" / "summary.json").exists() for s in (0, 1)])
-
-
-@pytest.mark.parametrize("preset_value, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_importing_deepq_lets_idle_openmp_threads_sleep_unless_told_otherwise(preset_value, expected):
-    """Spinning OpenMP threads made a 2-thread --seeds run 3x slower beside any busy process."""
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if preset_value:
-        env["OMP_WAIT_POLICY"] = preset_value
-    out = subprocess.run([sys.executable, "-c", "import os, deepq; print(os.environ['OMP_WAIT_POLICY'])"],
-                         capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == expected

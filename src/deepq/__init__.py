@@ -1,21 +1,42 @@
-"""deepq: deep Q-learning that works out of the box, from CartPole to Atari and the sand car."""
+"""deepq: deep Q-learning that works out of the box, from CartPole to Atari and the sand car.
 
-import os
+``import deepq`` does not load torch: the names below are imported on first use, so that the
+``deepq`` command can choose how torch's OpenMP threads wait before torch loads (``deepq.cpu``).
+"""
 
-# Idle OpenMP threads sleep instead of spinning (unless the user chose otherwise). This must be
-# set before torch loads its OpenMP runtime. With spinning, a multi-threaded run (--seeds) on a
-# machine where anything else is busy ran 3x slower; on a quiet machine sleeping costs nothing
-# measurable (docs/performance.md). Not even a short spin (GOMP_SPINCOUNT=10000): on a quiet
-# machine it made LunarLander's 2-thread step ~0.9x as long, but beside one busy process it
-# made `--seeds 0-7` 6.5x slower (197 s against 30 s).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from __future__ import annotations
 
-from deepq.agent import DQNAgent, next_state_value, q_taken, td_loss, td_loss_grad, td_target
-from deepq.api import DQN
-from deepq.config import PRESETS, DQNConfig
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from deepq.cpu import sleep_idle_threads
+
+# Idle OpenMP threads sleep instead of spinning, unless the user chose otherwise: this must be
+# set before torch loads its OpenMP runtime. The training commands choose a watched spin instead
+# (deepq.cpu.spin_while_idle); a program that imports deepq gets threads that never hold a core.
+sleep_idle_threads()
+
+if TYPE_CHECKING:
+    from deepq.agent import DQNAgent, next_state_value, q_taken, td_loss, td_loss_grad, td_target
+    from deepq.api import DQN
+    from deepq.config import PRESETS, DQNConfig
 
 __version__ = "0.1.0"
+_EXPORTS = {
+    "DQN": "deepq.api", "DQNAgent": "deepq.agent", "DQNConfig": "deepq.config", "PRESETS": "deepq.config",
+    "next_state_value": "deepq.agent", "q_taken": "deepq.agent", "td_loss": "deepq.agent",
+    "td_loss_grad": "deepq.agent", "td_target": "deepq.agent",
+}
 __all__ = [
     "DQN", "DQNAgent", "DQNConfig", "PRESETS", "next_state_value", "q_taken", "td_loss", "td_loss_grad",
     "td_target",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``deepq.DQN`` and the other exports, imported when first asked for."""
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'deepq' has no attribute {name!r}")

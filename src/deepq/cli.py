@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from deepq.cpu import default_threads, flushing_subnormals
+from deepq.cpu import default_threads, flushing_subnormals, spin_while_idle
 
 EXIT_USAGE = 2
 
@@ -310,17 +310,21 @@ COMMANDS = {"train": cmd_train, "resume": cmd_resume, "eval": cmd_eval, "plot": 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``deepq`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if args.command in ("train", "resume"):
+        # Before torch loads (the imports below load it): idle threads spin while the machine is
+        # otherwise idle, watched by the loop's ThreadGovernor (deepq.cpu).
+        spin_while_idle()
     from deepq.checkpoint import CheckpointError
     from deepq.config import ConfigError
     from deepq.envs import EnvError
     from deepq.recording import RecordError
     from deepq.train import RunError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
     handler = COMMANDS.get(args.command) or args.handler
     # Training flushes subnormal floats; entered before anything runs, so torch's OpenMP threads,
     # which copy the setting of the thread that starts them, flush too.

@@ -28,7 +28,7 @@ import torch
 
 from deepq.agent import DQNAgent, td_loss
 from deepq.config import DQNConfig
-from deepq.cpu import flushing_subnormals
+from deepq.cpu import ThreadGovernor, flushing_subnormals
 from deepq.envs import ResumableVectorEnv, env_spaces
 from deepq.envs.atari import clip_reward
 from deepq.evaluation import evaluate_members
@@ -229,6 +229,7 @@ class EnsembleTrainer:
         last_target_update = 0
         start = time.perf_counter()
         sps_clock, sps_step = start, 0
+        governor = ThreadGovernor()
         self.stop.catch()
         try:
             while self.step < self.total_steps and self.stop.signal is None:
@@ -276,6 +277,7 @@ class EnsembleTrainer:
                 if now - sps_clock >= 0.5:
                     sps = (self.step - sps_step) * k_members / (now - sps_clock)
                     sps_clock, sps_step = now, self.step
+                    governor.check()  # one torch thread while another process needs the core
                     averages = [float(np.mean(r)) for r in recent if r]
                     display.status(self.step, sum(m.state.episodes for m in members),
                                    float(np.mean(averages)) if averages else None, epsilon, sps)
@@ -290,6 +292,7 @@ class EnsembleTrainer:
                     next_checkpoint += config.checkpoint_interval or self.total_steps
                     self._save_models(loggers)
         finally:
+            governor.close()
             self.stop.release()
             envs.close()
             display.close()

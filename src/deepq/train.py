@@ -32,7 +32,7 @@ from deepq.checkpoint import (
     load_file,
 )
 from deepq.config import DQNConfig
-from deepq.cpu import flushing_subnormals
+from deepq.cpu import ThreadGovernor, flushing_subnormals
 from deepq.envs import ResumableVectorEnv, env_spaces
 from deepq.envs.atari import clip_reward
 from deepq.evaluation import evaluate
@@ -215,6 +215,7 @@ class Trainer:
         session_start = time.perf_counter()
         sps_clock, sps_step = session_start, state.step
         sps = 0.0
+        governor = ThreadGovernor()
         self.stop.catch()
         try:
             while state.step < self.total_steps and self.stop.signal is None:
@@ -268,6 +269,7 @@ class Trainer:
                 if now - sps_clock >= 0.5:
                     sps = (state.step - sps_step) / (now - sps_clock)
                     sps_clock, sps_step = now, state.step
+                    governor.check()  # one torch thread while another process needs the core
                     logger.scalars(state.step, {"charts/SPS": sps, "charts/epsilon": epsilon})
                     avg = float(np.mean(recent)) if recent else None
                     logger.status(state.step, state.episodes, avg, epsilon, sps)
@@ -288,6 +290,7 @@ class Trainer:
                 if callback is not None:
                     callback(self)
         finally:
+            governor.close()
             self.stop.release()
             envs.close()
 

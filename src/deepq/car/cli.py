@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from deepq.car.brain import BRAINS
+from deepq.car.specs import BRAINS
 
 
 def add_car_parser(commands: Any) -> None:
