@@ -194,6 +194,8 @@ def test_epsilon_greedy_extremes():
     obs = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
     rng = np.random.default_rng(0)
     assert np.array_equal(agent.act(obs, 0.0, rng), agent.greedy(obs))
+    # with exploration over, nothing is drawn: the generator is where it started
+    assert rng.bit_generator.state == np.random.default_rng(0).bit_generator.state
     random_actions = agent.act(obs, 1.0, rng)
     assert 60 < (random_actions == 0).sum() < 140
 

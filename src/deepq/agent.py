@@ -147,6 +147,8 @@ class DQNAgent:
             cumulative = probs.cumsum(axis=1)
             draws = rng.random((n, 1)) * cumulative[:, -1:]
             return np.minimum((draws > cumulative).sum(axis=1), self.n_actions - 1)
+        if epsilon <= 0.0:  # exploration is over (schedules never rise again): no draws, no Python per env
+            return self.greedy(obs)
         explore = rng.random(n) < epsilon
         actions = rng.integers(0, self.n_actions, size=n)
         if not explore.all():  # skip the forward pass while every env explores

@@ -130,6 +130,8 @@ class EnsembleAgent(DQNAgent):
     def act(self, obs: np.ndarray, epsilon: float, rng: Any) -> np.ndarray:
         """Epsilon-greedy actions ``(K, n)``; ``rng`` is one generator per member, drawn from
         in the order a solo agent draws."""
+        if epsilon <= 0.0:  # as DQNAgent.act: greedy, with no draws
+            return self.greedy(obs)
         explore = np.stack([member_rng.random(obs.shape[1]) < epsilon for member_rng in rng])
         actions = np.stack([member_rng.integers(0, self.n_actions, size=obs.shape[1]) for member_rng in rng])
         if not explore.all():
