@@ -5,9 +5,9 @@
     .venv/bin/python benchmarks/time_split.py LunarLander-v3 --preset lunarlander-fast --steps 80000
 
 One run in this process, with a timer wrapped around each part (the wrappers add ~1 µs a
-call). Threads as the `deepq train` command chooses them (``deepq.cpu.default_threads``) unless
-``--threads`` says otherwise. "rest" is the loop's own bookkeeping (episode logging, progress, checkpoints)
-and the run's end (model files, learning-curve plots: ~0.5 s). Run it with nothing else on
+call). Threads, and how idle ones wait, as the `deepq train` command chooses them
+(``deepq.cpu.default_threads`` unless ``--threads`` says otherwise; ``spin_while_idle``).
+"rest" is the loop's own bookkeeping (episode logging, progress, checkpoints) and the run's end (model files, learning-curve plots: ~0.5 s). Run it with nothing else on
 the machine.
 """
 
@@ -43,6 +43,9 @@ def timed(owner: Any, method: str, part: str) -> None:
 
 
 def main() -> None:
+    from deepq.cpu import spin_while_idle
+
+    spin_while_idle()  # as `deepq train` does, before torch loads: idle threads spin, watched by the loop
     from deepq.agent import DQNAgent  # noqa: I001 (torch after deepq, below)
     from deepq.cli import _seed_list
     from deepq.config import build_config
@@ -52,7 +55,7 @@ def main() -> None:
     from deepq.replay import NStepCollector, ReplayBuffer
     from deepq.train import Trainer
 
-    import torch  # after deepq, which sets OMP_WAIT_POLICY before torch loads OpenMP, as the command does
+    import torch  # after the wait policy is chosen, as in the command
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("env_id")

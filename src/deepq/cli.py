@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a live bar")
     train.add_argument("--threads", type=int,
                        help="torch CPU threads (default: 1 for networks under 256 units wide, 2 for wider "
-                            "ones; with --seeds, one per core, up to 8)")
+                            "ones; with --seeds, one per core, up to 8); idle ones spin while the machine is "
+                            "otherwise idle, and the run drops to 1 while other processes keep a core busy "
+                            "(set OMP_WAIT_POLICY=PASSIVE for threads that always sleep)")
 
     resume = commands.add_parser("resume", help="continue a stopped run")
     resume.add_argument("run_dir", type=Path)
