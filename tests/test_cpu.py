@@ -182,7 +182,6 @@ def test_the_governor_drops_to_one_thread_while_others_are_busy_and_restores_aft
         # quiet: 2; busy: 1; still busy: 1; quiet once: 1; busy again restarts the count: 1;
         # two quiet checks in a row: 2; too soon to tell: unchanged; busy: 1
         assert threads == [2, 1, 1, 1, 1, 1, 2, 2, 1]
-        assert governor.drops == 2
         governor.close()  # the run's count comes back when the loop ends
         assert torch.get_num_threads() == 2
     finally:

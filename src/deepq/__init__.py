@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +34,18 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """``deepq.DQN`` and the other exports, imported when first asked for."""
-    if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
-        globals()[name] = value
+def lazy_exports(namespace: dict[str, Any], exports: dict[str, str]) -> Callable[[str], Any]:
+    """A module's ``__getattr__`` that imports each name in ``exports`` (name -> module) when it
+    is first asked for and keeps it in ``namespace``, the module's globals."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        value = getattr(import_module(exports[name]), name)
+        namespace[name] = value
         return value
-    raise AttributeError(f"module 'deepq' has no attribute {name!r}")
+
+    return __getattr__
+
+
+__getattr__ = lazy_exports(globals(), _EXPORTS)

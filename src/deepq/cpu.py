@@ -123,6 +123,8 @@ class ThreadGovernor:
     then sleeps within ``SPIN_COUNT`` rounds); once two checks in a row find less than ``QUIET``
     it restores the run's thread count. It acts only when the run has more than one thread and
     its threads spin (``threads_spin``): with sleeping threads a second thread costs no one else.
+    Results are bitwise reproducible for a given thread count, so a run it moved between counts
+    can differ from a rerun by rounding.
     """
 
     BUSY = 0.5  # cores used by other processes
@@ -135,7 +137,6 @@ class ThreadGovernor:
         self.threads = torch.get_num_threads()
         self.reduced = False
         self.quiet_checks = 0
-        self.drops = 0  # how many times it dropped to one thread
         self._last = (time.monotonic(), _busy_seconds(), _own_seconds())
         self.active = self.threads > 1 and threads_spin() and self._last[1] is not None
 
@@ -160,7 +161,6 @@ class ThreadGovernor:
         if not self.reduced and others > self.BUSY:
             torch.set_num_threads(1)
             self.reduced, self.quiet_checks = True, 0
-            self.drops += 1
         elif self.reduced:
             self.quiet_checks = self.quiet_checks + 1 if others < self.QUIET else 0
             if self.quiet_checks >= 2:

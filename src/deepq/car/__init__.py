@@ -5,8 +5,9 @@ The names below are imported on first use (``import deepq.car`` does not load to
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from deepq import lazy_exports
 
 if TYPE_CHECKING:
     from deepq.car.brain import Dqn
@@ -15,12 +16,4 @@ if TYPE_CHECKING:
 
 _EXPORTS = {"BRAINS": "deepq.car.specs", "Dqn": "deepq.car.brain", "Odometer": "deepq.car.odometer"}
 __all__ = ["BRAINS", "Dqn", "Odometer"]
-
-
-def __getattr__(name: str) -> Any:
-    """``deepq.car.Dqn`` and the other exports, imported when first asked for."""
-    if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'deepq.car' has no attribute {name!r}")
+__getattr__ = lazy_exports(globals(), _EXPORTS)
