@@ -7,8 +7,8 @@
 One run in this process, with a timer wrapped around each part (the wrappers add ~1 µs a
 call). Threads, and how idle ones wait, as the `deepq train` command chooses them
 (``deepq.cpu.default_threads`` unless ``--threads`` says otherwise; ``spin_while_idle``).
-"rest" is the loop's own bookkeeping (episode logging, progress, checkpoints) and the run's end (model files, learning-curve plots: ~0.5 s). Run it with nothing else on
-the machine.
+"rest" is the loop's own bookkeeping (episode logging, progress, checkpoints) and the run's
+end (model files, learning-curve plots: ~0.5 s). Run it with nothing else on the machine.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def sleep_idle_threads() -> None:
     user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``. A program that imports deepq cannot be
     watched the way a training loop can, and spinning threads made a 2-thread run 3-6x slower
     beside one busy process."""
-    if not any(name in os.environ for name in WAIT_VARIABLES):
+    if not _user_chose_wait:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
