@@ -312,10 +312,9 @@ class EnsembleTrainer:
             logger.close()
             summaries.append(summary)
         if not interrupted:
-            from deepq.plotting import plot_run
+            from deepq.plotting import plot_runs
 
-            for member in members:
-                plot_run(member.run_dir, member.run_dir / "learning_curve.png")
+            plot_runs([member.run_dir for member in members])
         return summaries
 
     def _sync(self) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +15,12 @@ import matplotlib
 matplotlib.use("Agg")  # files only: never opens a window, never blocks
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from deepq.cpu import cores  # noqa: E402
+
+# Fixed margins, room for the tick labels and both axes' titles: ``tight_layout`` measures them
+# by drawing the figure once more, ~0.1 s a plot.
+MARGINS = {"left": 0.1, "right": 0.93, "bottom": 0.1, "top": 0.93}
 
 
 def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
@@ -39,6 +49,7 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     threshold = config.get("config", {}).get("solved_threshold")
 
     fig, ax = plt.subplots(figsize=(9, 5))
+    fig.subplots_adjust(**MARGINS)
     steps = metrics["global_step"]
     ax.plot(steps, metrics["return"], color="tab:blue", alpha=0.3, lw=0.8, label="episode return")
     if len(steps):
@@ -62,7 +73,37 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     lines = ax.get_legend_handles_labels()
     eps_lines = eps_ax.get_legend_handles_labels()
     ax.legend(lines[0] + eps_lines[0], lines[1] + eps_lines[1], loc="upper left", fontsize=8)
-    fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def plot_runs(run_dirs: Sequence[Path]) -> None:
+    """``plot_run`` for each run directory (an ensemble's members), shared out over the cores:
+    forked copies of this process draw some of the plots while this one draws the rest (a plot
+    is ~0.15 s of matplotlib; 8 of them took 1.2 s in one process). A copy that fails leaves its
+    plots to this process, which then raises the error itself."""
+    run_dirs = [Path(d) for d in run_dirs]
+    workers = max(1, min(cores(), len(run_dirs))) if hasattr(os, "fork") and sys.platform == "linux" else 1
+    shares = [run_dirs[i::workers] for i in range(workers)]
+    children = []
+    for share in shares[1:]:
+        with warnings.catch_warnings():  # Python >= 3.12 warns about forking a threaded process
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the copy: draw its share and leave, running none of this process's cleanup
+            code = 1
+            try:
+                for run_dir in share:
+                    plot_run(run_dir)
+                code = 0
+            finally:
+                os._exit(code)
+        children.append((pid, share))
+    for run_dir in shares[0]:
+        plot_run(run_dir)
+    for pid, share in children:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            for run_dir in share:
+                plot_run(run_dir)
