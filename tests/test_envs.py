@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 
 from deepq.envs import ResumableVectorEnv
-from deepq.envs.cartpole import CartPoleBatch
+from deepq.envs.cartpole import CartPoleBatch, CartPolePhysics
 
 
 def _play(batch_size: int, seeds: list[list[int]], steps: int, action_seed: int) -> list[list]:
@@ -54,11 +54,35 @@ def test_each_batched_cartpole_follows_cartpole_v1_exactly():
     assert episodes > 6 * 10  # random play ends an episode every ~22 steps: many resets were checked
 
 
+def test_the_physics_step_is_gymnasiums_vector_step_bit_for_bit():
+    """CartPolePhysics.step on any columns of states gives the numbers Gymnasium's
+    CartPoleVectorEnv computes for them: states, and which episodes terminate."""
+    rng = np.random.default_rng(0)
+    physics = CartPolePhysics.of_gymnasium()
+    vector = gym.make_vec("CartPole-v1", num_envs=300, vectorization_mode="vector_entry_point").unwrapped
+    vector.reset(seed=0)
+    state = rng.uniform(-0.25, 0.25, size=(4, 300)) * np.array([[10.0], [4.0], [1.0], [4.0]])
+    fell = 0
+    for _ in range(20):
+        actions = rng.integers(0, 2, size=300)
+        vector.state, vector.prev_done[:] = state.copy(), False
+        _, _, vector_terminated, _, _ = vector.step(actions)
+        state, terminated = physics.step(state, actions)
+        assert np.array_equal(state, vector.state) and np.array_equal(terminated, vector_terminated)
+        fell += int(terminated.sum())
+        some = rng.permutation(300)[:7]  # a few columns alone: the same numbers as among the 300
+        alone, alone_terminated = physics.step(state[:, some], actions[some])
+        assert np.array_equal(alone, physics.step(state, actions)[0][:, some])
+        assert np.array_equal(alone_terminated, physics.step(state, actions)[1][some])
+    assert fell > 0  # the termination test was exercised
+    assert (physics.max_episode_steps, CartPolePhysics.of_gymnasium("CartPole-v0").max_episode_steps) == (500, 200)
+
+
 def test_truncation_at_500_steps():
     batch = CartPoleBatch(2)
     batch.reset(seed=[0, 1])
     for step in range(1, 501):
-        batch.core.state[:] = 0.0  # hold the pole upright: no termination, only the time limit
+        batch.state[:] = 0.0  # hold the pole upright: no termination, only the time limit
         _, _, terminated, truncated, _ = batch.step(np.array([0, 1]))
         assert not terminated.any()
         assert truncated.all() == (step == 500)

@@ -15,6 +15,7 @@ import numpy as np
 
 from deepq.cpu import cores, torch_threads
 from deepq.envs import make_env
+from deepq.envs.cartpole import CartPolePhysics
 
 Policy = Callable[[np.ndarray], np.ndarray]
 
@@ -50,7 +51,7 @@ def evaluate_members(
     forked copies of it the others, while the policy still sees one batch per step. The returns
     are the same, in the same order, for any number of processes.
     """
-    if not env_kwargs and _numpy_vector_entry_point(env_id):
+    if not env_kwargs and _is_numpy_cartpole(env_id):
         return _evaluate_vectorized(policy, env_id, episodes, seeds)
     n_envs = min(episodes, max_batch)
     quotas = [episodes // n_envs + (1 if e < episodes % n_envs else 0) for e in range(n_envs)]
@@ -200,37 +201,33 @@ def _serve(share: _Share, conn: Any, inherited: list[Any]) -> None:
         os._exit(code)
 
 
-def _numpy_vector_entry_point(env_id: str) -> bool:
+def _is_numpy_cartpole(env_id: str) -> bool:
     spec = gym.registry.get(env_id)
-    entry = getattr(spec, "vector_entry_point", None)
-    return isinstance(entry, str) and entry.startswith("gymnasium.envs.classic_control")
+    return getattr(spec, "vector_entry_point", None) == "gymnasium.envs.classic_control.cartpole:CartPoleVectorEnv"
 
 
 def _evaluate_vectorized(policy: Policy, env_id: str, episodes: int, seeds: Sequence[int]) -> list[np.ndarray]:
-    """One episode in each of ``episodes`` environments per member, all members' environments
-    in one numpy-vectorized environment; an environment that has finished keeps stepping (it
-    autoresets) but no longer counts. Member k's block starts from the states its own
-    vectorized environment, reset with ``seeds[k]``, starts from."""
-    envs = gym.make_vec(env_id, num_envs=len(seeds) * episodes, vectorization_mode="vector_entry_point")
-    envs.reset(seed=seeds[0])
-    starts = []
-    for seed in seeds:
-        member = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point")
-        member.reset(seed=seed)
-        starts.append(member.unwrapped.state)
-        member.close()
-    envs.unwrapped.state = np.concatenate(starts, axis=-1)
-    obs = envs.unwrapped.state.T.astype(np.float32).reshape(len(seeds), episodes, -1)
-    returns = np.zeros((len(seeds), episodes))
-    finished = np.zeros((len(seeds), episodes), dtype=bool)
-    while not finished.all():
-        actions = np.asarray(policy(obs)).reshape(-1)
-        flat_obs, rewards, terminated, truncated, _ = envs.step(actions)
-        obs = flat_obs.reshape(obs.shape)
-        returns += np.where(finished, 0.0, rewards.reshape(finished.shape))
-        finished |= (terminated | truncated).reshape(finished.shape)
-    envs.close()
-    return list(returns)
+    """One episode in each of ``episodes`` CartPoles per member, member k's starting from the
+    states Gymnasium's numpy-vectorized CartPole, reset with ``seeds[k]``, starts from. The
+    states of the episodes still running are stepped as one array with Gymnasium's arithmetic
+    (``CartPolePhysics``); an episode that has ended leaves it, and its observation, no longer
+    updated, is still shown to the policy (whose action for it is unused)."""
+    physics = CartPolePhysics.of_gymnasium(env_id)
+    state = np.concatenate([physics.start_states(seed, episodes) for seed in seeds], axis=1)
+    obs = state.T.astype(np.float32).reshape(len(seeds), episodes, -1)
+    rows = obs.reshape(len(seeds) * episodes, -1)  # a view: writing a row updates obs
+    running = np.arange(len(seeds) * episodes)  # the (member, episode) rows still running
+    lengths = np.zeros(len(seeds) * episodes)  # every step of CartPole-v1 is worth 1
+    for step in range(1, physics.max_episode_steps + 1):
+        actions = np.asarray(policy(obs)).reshape(-1)[running]
+        state, terminated = physics.step(state, actions)
+        lengths[running] = step
+        if step == physics.max_episode_steps or terminated.all():
+            break
+        if terminated.any():
+            running, state = running[~terminated], state[:, ~terminated]
+        rows[running] = state.T
+    return list(lengths.reshape(len(seeds), episodes))
 
 
 def random_policy(n_actions: int, seed: int = 0) -> Policy:
