@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,20 @@ if TYPE_CHECKING:
     from deepq.config import DQNConfig
 
 WIDE = 256  # units: from this hidden-layer width on, a second thread shortens the learn step
+
+
+def forked_copies(wanted: int) -> int:
+    """How many forked copies of this process to use for work split ``wanted`` ways: ``wanted``
+    where forking is safe and cheap (Linux), else none (the work runs here, in one piece)."""
+    return wanted if hasattr(os, "fork") and sys.platform == "linux" else 0
+
+
+def fork() -> int:
+    """``os.fork()``, without Python 3.12's warning about forking a process that has threads
+    (torch's): the copies deepq forks step environments or draw plots, never torch."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
 
 
 def cores() -> int:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import sys
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from deepq.cpu import cores, torch_threads
+from deepq.cpu import cores, fork, forked_copies, torch_threads
 from deepq.envs import make_env
 from deepq.envs.cartpole import CartPolePhysics
 
@@ -60,7 +58,7 @@ def evaluate_members(
                     for seed, member in zip(seeds, envs, strict=True)])
     slots = [(k, e) for k in range(len(seeds)) for e in range(n_envs)]
     if processes is None:
-        processes = min(cores(), 8) if hasattr(os, "fork") and sys.platform == "linux" else 1
+        processes = 1 + forked_copies(min(cores(), 8) - 1)
     blocks = np.array_split(np.arange(len(slots)), max(1, min(processes, len(slots) // MIN_SHARE)))
     shares = [_Share([slots[i] for i in block], envs, quotas, obs) for block in blocks]
     steppers: list[_Share | _ForkedShare] = [shares[0]]
@@ -149,9 +147,7 @@ class _ForkedShare:
     def __init__(self, share: _Share, other_conns: list[Any]) -> None:
         self.rows, self.remaining = share.rows, share.remaining
         self.conn, child_conn = multiprocessing.Pipe()
-        with warnings.catch_warnings():  # Python >= 3.12 warns about forking a threaded process
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.pid = os.fork()
+        self.pid = fork()
         if self.pid == 0:
             _serve(share, child_conn, [self.conn, *other_conns])
         child_conn.close()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +14,7 @@ matplotlib.use("Agg")  # files only: never opens a window, never blocks
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from deepq.cpu import cores  # noqa: E402
+from deepq.cpu import cores, fork, forked_copies  # noqa: E402
 
 # Fixed margins, room for the tick labels and both axes' titles: ``tight_layout`` measures them
 # by drawing the figure once more, ~0.1 s a plot.
@@ -84,13 +82,11 @@ def plot_runs(run_dirs: Sequence[Path]) -> None:
     is ~0.15-0.2 s of matplotlib; 8 took 1.5-1.7 s one after another, 1.1 s on two cores). A
     copy that fails leaves its plots to this process, which then raises the error itself."""
     run_dirs = [Path(d) for d in run_dirs]
-    workers = max(1, min(cores(), len(run_dirs))) if hasattr(os, "fork") and sys.platform == "linux" else 1
+    workers = 1 + forked_copies(max(0, min(cores(), len(run_dirs)) - 1))
     shares = [run_dirs[i::workers] for i in range(workers)]
     children = []
     for share in shares[1:]:
-        with warnings.catch_warnings():  # Python >= 3.12 warns about forking a threaded process
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        pid = fork()
         if pid == 0:  # the copy: draw its share and leave, running none of this process's cleanup
             code = 1
             try:
