@@ -143,7 +143,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_ensemble(args: argparse.Namespace, config: Any, preset: str | None) -> int:
     """``deepq train ENV_ID --seeds 0-7``: one batched ensemble, one run directory per seed."""
-    from deepq.ensemble import EnsembleTrainer
+    from deepq.cpu import ensemble_processes
+    from deepq.ensemble import EnsembleProcesses, EnsembleTrainer
 
     for flag, given in (("--seed", args.seed is not None), ("--stop-when-solved", args.stop_when_solved),
                         ("--save-replay", args.save_replay)):
@@ -157,21 +158,29 @@ def _train_ensemble(args: argparse.Namespace, config: Any, preset: str | None) -
             raise UserError(f"{member_dir} already holds a run; pass --overwrite or another --run-dir")
         if args.overwrite:
             _clear_run_dir(member_dir)
-    trainer = EnsembleTrainer(
-        args.env_id, config, args.seeds, run_dir, total_steps=args.steps, device=args.device,
-        progress=False if args.no_progress else None, preset=preset,
-    )
-    _set_threads(args.threads, config, len(args.seeds))
+    progress = False if args.no_progress else None
+    processes = ensemble_processes(len(args.seeds), args.threads, args.device)
+    trainer: EnsembleTrainer | EnsembleProcesses
+    if processes > 1:  # one process per core, one thread each
+        trainer = EnsembleProcesses(args.env_id, config, args.seeds, run_dir, processes, total_steps=args.steps,
+                                    device=args.device, progress=progress, preset=preset)
+    else:
+        trainer = EnsembleTrainer(args.env_id, config, args.seeds, run_dir, total_steps=args.steps,
+                                  device=args.device, progress=progress, preset=preset)
+        _set_threads(args.threads, config, len(args.seeds))
     summaries = trainer.run()
-    if summaries[0]["interrupted"]:
-        print(f"interrupted at step {summaries[0]['steps']}; each seed's model.pt and summary.json are "
+    if any(summary["interrupted"] for summary in summaries):
+        steps = sorted({summary["steps"] for summary in summaries})  # processes stop a step or two apart
+        at = f"{steps[0]}" if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
+        print(f"interrupted at step {at}; each seed's model.pt and summary.json are "
               f"saved in {run_dir}/seed-K (an ensemble run cannot be resumed)", file=sys.stderr)
         return 130 if trainer.stop_signal == signal.SIGINT else 143
     for summary in summaries:
         print(f"seed {summary['seed']}: {_verdict(summary)}")
     solved = sum(s["solved"] for s in summaries)
     still = sum(s["solved_at_end"] for s in summaries)
-    print(f"{len(summaries)} seeds in {summaries[0]['wall_seconds']:.1f} s: {solved} solved, {still} still "
+    wall = max(summary["wall_seconds"] for summary in summaries)
+    print(f"{len(summaries)} seeds in {wall:.1f} s: {solved} solved, {still} still "
           f"solved at the end; outputs in {run_dir}/seed-K/")
     return 0
 

@@ -63,6 +63,20 @@ def default_threads(config: DQNConfig, members: int = 1) -> int:
     return 1
 
 
+def ensemble_processes(members: int, threads: int | None, device: str) -> int:
+    """Processes for ``--seeds`` (``deepq.ensemble.EnsembleProcesses``): one per core, up to one
+    per member and 8, each with one torch thread, when deepq chooses the threads (no
+    ``--threads``) and the run is on the CPU; else one process."""
+    if threads is not None or members < 2 or device == "cuda" or not forked_copies(1):
+        return 1
+    if device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return 1
+    return min(8, cores(), members)
+
+
 # --- how idle OpenMP threads wait --------------------------------------------------------------
 # torch runs every batched product, and every operation on more than 32,768 floats, as an OpenMP
 # parallel region. Between regions an idle helper thread either sleeps (PASSIVE), and the next

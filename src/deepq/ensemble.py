@@ -17,9 +17,12 @@ config, metrics, evaluations, TensorBoard events, model, summary and learning cu
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,7 @@ import torch
 
 from deepq.agent import DQNAgent, td_loss
 from deepq.config import DQNConfig
-from deepq.cpu import ThreadGovernor, flushing_subnormals
+from deepq.cpu import ThreadGovernor, flushing_subnormals, fork
 from deepq.envs import ResumableVectorEnv, env_spaces
 from deepq.envs.atari import clip_reward
 from deepq.evaluation import evaluate_members
@@ -150,6 +153,19 @@ class EnsembleAgent(DQNAgent):
             g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
 
 
+@dataclass
+class Share:
+    """An ``EnsembleTrainer`` 's part in a run of more seeds, split over processes
+    (``EnsembleProcesses``): the run's seeds (each member's summary lists them), where the
+    progress and messages go, and a call made about twice a second (the processes watch each
+    other there). A share's trainer steps its environments' evaluations in this process only
+    and leaves the learning curves to the run."""
+
+    all_seeds: list[int]
+    display: Any  # a ProgressDisplay, or anything with its status / message / close
+    tick: Callable[[Any], None]  # called with the display
+
+
 class EnsembleTrainer:
     """Trains one agent per seed, batched (see the module's docstring).
 
@@ -161,13 +177,14 @@ class EnsembleTrainer:
     def __init__(
         self, env_id: str, config: DQNConfig, seeds: Sequence[int], run_dir: str | Path,
         total_steps: int | None = None, device: str = "auto", progress: bool | None = None,
-        env_kwargs: dict[str, Any] | None = None, preset: str | None = None,
+        env_kwargs: dict[str, Any] | None = None, preset: str | None = None, share: Share | None = None,
     ) -> None:
         if len(set(seeds)) != len(seeds):
             raise RunError(f"--seeds lists a seed twice ({list(seeds)}); give distinct seeds")
         self.env_id, self.config, self.seeds = env_id, config, list(seeds)
         self.run_dir = Path(run_dir)
         self.show_progress = progress
+        self.share = share
         self.env_kwargs = dict(env_kwargs or {})
         obs_shape, obs_dtype, _ = env_spaces(env_id, **self.env_kwargs)
         check_ensemble_config(config, obs_shape)
@@ -210,7 +227,10 @@ class EnsembleTrainer:
         hparams = {"env_id": self.env_id, **config.to_dict()}
         loggers = [RunLogger(m.run_dir, self.total_steps, {**hparams, "seed": m.seed}, quiet=True)
                    for m in members]
-        display = ProgressDisplay(self.total_steps, self.show_progress, label=f"train x{k_members}")
+        share = self.share
+        all_seeds = share.all_seeds if share else self.seeds
+        display = share.display if share else ProgressDisplay(self.total_steps, self.show_progress,
+                                                              label=f"train x{k_members}")
         envs = ResumableVectorEnv(self.env_id, k_members * n, seed=self.seeds, **self.env_kwargs)
         obs = envs.reset()
         rngs = [m.rng for m in members]
@@ -277,9 +297,11 @@ class EnsembleTrainer:
                 # log
                 now = time.perf_counter()
                 if now - sps_clock >= 0.5:
-                    sps = (self.step - sps_step) * k_members / (now - sps_clock)
+                    sps = (self.step - sps_step) * len(all_seeds) / (now - sps_clock)  # a share: as its run's
                     sps_clock, sps_step = now, self.step
                     governor.check()  # one torch thread while another process needs the core
+                    if share:
+                        share.tick(display)
                     averages = [float(np.mean(r)) for r in recent if r]
                     display.status(self.step, sum(m.state.episodes for m in members),
                                    float(np.mean(averages)) if averages else None, epsilon, sps)
@@ -297,7 +319,8 @@ class EnsembleTrainer:
             governor.close()
             self.stop.release()
             envs.close()
-            display.close()
+            if not share:
+                display.close()
 
         interrupted = self.stop.signal is not None
         if not interrupted and members[0].state.last_eval_step != self.step:
@@ -307,11 +330,11 @@ class EnsembleTrainer:
         for member, logger, member_recent in zip(members, loggers, recent, strict=True):
             member.state.recent_returns = list(member_recent)
             summary = member._summary(start, interrupted)
-            summary["ensemble_seeds"] = self.seeds
+            summary["ensemble_seeds"] = all_seeds
             (member.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             logger.close()
             summaries.append(summary)
-        if not interrupted:
+        if not interrupted and not share:
             from deepq.plotting import plot_runs
 
             plot_runs([member.run_dir for member in members])
@@ -336,7 +359,8 @@ class EnsembleTrainer:
         self._sync()
         self.agent.q_net.eval()
         returns = evaluate_members(self.agent.greedy, self.env_id, self.config.eval_episodes,
-                                   [seed + EVAL_SEED_OFFSET for seed in self.seeds], env_kwargs=self.env_kwargs)
+                                   [seed + EVAL_SEED_OFFSET for seed in self.seeds], env_kwargs=self.env_kwargs,
+                                   processes=1 if self.share else None)  # a share: the other cores train
         self.agent.q_net.train()
         for member, logger, member_returns in zip(self.members, loggers, returns, strict=True):
             solved_before = member.state.solved_at_step is not None
@@ -352,3 +376,217 @@ class EnsembleTrainer:
             logger.flush()
             member.agent.q_net.load_state_dict(self.ensemble_net.member_state_dict(k))
             member.save_model()
+
+
+class EnsembleProcesses:
+    """``--seeds`` over several processes, one per core: the seeds split into ``processes``
+    groups, in order, each trained as an ``EnsembleTrainer`` with one torch thread. This process
+    trains the first group and shows the progress; forked copies of it train the others.
+
+    On two cores, two processes of 4 members with one thread each finished 8 CartPole seeds in
+    ~0.9x the time of one process of 8 with two threads (docs/performance.md): the batched
+    products split just as well either way, and everything else (sampling, acting, stepping,
+    logging, evaluating) runs on both cores instead of one. Members are independent, so a
+    member's results are the same whichever process trains it.
+
+    A Ctrl-C or SIGTERM reaches this process (the copies have their own process group); it
+    stops its own group, then passes the signal on, and every member saves as in one process.
+    A copy that fails stops the run with its error; a copy whose parent is gone stops and saves.
+    """
+
+    def __init__(
+        self, env_id: str, config: DQNConfig, seeds: Sequence[int], run_dir: str | Path, processes: int,
+        total_steps: int | None = None, device: str = "cpu", progress: bool | None = None,
+        env_kwargs: dict[str, Any] | None = None, preset: str | None = None,
+    ) -> None:
+        self.seeds = list(seeds)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise RunError(f"--seeds lists a seed twice ({self.seeds}); give distinct seeds")
+        count = max(1, min(processes, len(self.seeds)))
+        self.groups = [[int(seed) for seed in group] for group in np.array_split(np.array(self.seeds), count)]
+        obs_shape, obs_dtype, _ = env_spaces(env_id, **(env_kwargs or {}))
+        check_memory(len(self.seeds) * ReplayBuffer.bytes_needed(config.buffer_size, obs_shape, obs_dtype))
+        self.progress = progress
+        self._children: list[_ShareProcess] = []
+        self._done: dict[int, list[dict[str, Any]]] = {}  # summaries, by group
+        self._signal: int | None = None
+
+        def trainer(group: list[int], display: Any, tick: Callable[[Any], None]) -> EnsembleTrainer:
+            return EnsembleTrainer(env_id, config, group, run_dir, total_steps=total_steps, device=device,
+                                   progress=False, env_kwargs=env_kwargs, preset=preset,
+                                   share=Share(self.seeds, display, tick))
+
+        self._trainer = trainer
+        # This process's own group is built first, so bad settings fail here, before any fork.
+        # Its display is made once the copies are forked (a live display runs a thread).
+        self.first = trainer(self.groups[0], None, self._watch_children)
+        self.config = config
+        self.run_dir = Path(run_dir)
+
+    @property
+    def stop_signal(self) -> int | None:
+        """The signal that interrupted the run, if any."""
+        return self.first.stop_signal or self._signal
+
+    def run(self) -> list[dict[str, Any]]:
+        """Train every group; returns the members' summaries in the order of the seeds."""
+        import torch
+
+        torch.set_num_threads(1)  # before the forks: no process here starts OpenMP threads
+        for index, group in enumerate(self.groups[1:], start=1):
+            self._children.append(_ShareProcess(index, group, self._trainer))
+        display = _RunDisplay(ProgressDisplay(self.first.total_steps, self.progress,
+                                              label=f"train x{len(self.seeds)} ({len(self.groups)} processes)"),
+                              len(self.groups[0]))
+        assert self.first.share is not None
+        self.first.share.display = display
+        try:
+            own = self.first.run()
+            if self.first.stop_signal is not None:
+                self._stop_children(self.first.stop_signal)
+            for child in self._children:
+                while child.index not in self._done:
+                    self._receive(child, display)
+        except BaseException:
+            self._stop_children(signal.SIGTERM)
+            raise
+        finally:
+            display.close()
+            for child in self._children:
+                child.wait()
+        summaries = own + [summary for index in sorted(self._done) for summary in self._done[index]]
+        if not any(summary["interrupted"] for summary in summaries):
+            from deepq.plotting import plot_runs
+
+            plot_runs([self.run_dir / f"seed-{seed}" for seed in self.seeds])
+        return summaries
+
+    def _watch_children(self, display: Any) -> None:
+        """Pass a stop on at once; show the copies' messages; stop the run if one failed."""
+        if self.first.stop_signal is not None:
+            self._stop_children(self.first.stop_signal)
+        for child in self._children:
+            while child.index not in self._done and child.conn.poll():
+                self._receive(child, display)
+
+    def _receive(self, child: _ShareProcess, display: Any) -> None:
+        """Take the copy's next message (waiting for it if need be)."""
+        try:
+            kind, payload, *rest = child.conn.recv()
+        except (EOFError, OSError):
+            raise RunError(f"the process training seeds {_seed_text(child.group)} ended unexpectedly; "
+                           f"their run directories keep what it saved") from None
+        if kind == "status":  # the copy's episodes and mean recent return
+            display.others[child.index] = (payload, rest[0], len(child.group))
+        elif kind == "message":
+            display.message(payload)
+        elif kind == "error":
+            raise RunError(f"seeds {_seed_text(child.group)}: {payload}")
+        else:  # "done": the summaries, and the signal that stopped the copy, if any
+            self._done[child.index] = payload
+            self._signal = self._signal or rest[0]
+
+    def _stop_children(self, signum: int) -> None:
+        """Send ``signum`` to the copies still training (once)."""
+        for child in self._children:
+            if child.index not in self._done and not child.stopped:
+                child.kill(signum)
+
+
+def _seed_text(seeds: list[int]) -> str:
+    return ", ".join(str(seed) for seed in seeds)
+
+
+class _RunDisplay:
+    """The parent's progress display: its own group's status with the copies' episodes and
+    returns (``others``, as they last reported them) added in."""
+
+    def __init__(self, display: ProgressDisplay, own_members: int) -> None:
+        self.display, self.own_members = display, own_members
+        self.others: dict[int, tuple[int, float | None, int]] = {}  # index: episodes, mean return, members
+
+    def status(self, step: int, episodes: int, avg: float | None, epsilon: float, sps: float) -> None:
+        parts = [(avg, self.own_members), *[(a, m) for _, a, m in self.others.values()]]
+        known = [(a, m) for a, m in parts if a is not None]
+        mean = sum(a * m for a, m in known) / sum(m for _, m in known) if known else None
+        total = episodes + sum(e for e, _, _ in self.others.values())
+        self.display.status(step, total, mean, epsilon, sps)
+
+    def message(self, text: str) -> None:
+        self.display.message(text)
+
+    def close(self) -> None:
+        self.display.close()
+
+
+class _PipeDisplay:
+    """A share's progress display in a forked copy: its status and messages go to the parent."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def status(self, step: int, episodes: int, avg: float | None, epsilon: float, sps: float) -> None:
+        self.conn.send(("status", episodes, avg))
+
+    def message(self, text: str) -> None:
+        self.conn.send(("message", text))
+
+    def close(self) -> None:
+        pass
+
+
+class _ShareProcess:
+    """A forked copy of this process training one group of seeds (``EnsembleProcesses``)."""
+
+    def __init__(self, index: int, group: list[int], trainer: Callable[..., EnsembleTrainer]) -> None:
+        import multiprocessing
+
+        self.index, self.group = index, group
+        self.conn, child_conn = multiprocessing.Pipe()
+        parent = os.getpid()
+        self.pid = fork()
+        if self.pid == 0:
+            self.conn.close()
+            _train_share(group, trainer, child_conn, parent)
+        child_conn.close()
+        self.exited = self.stopped = False
+
+    def kill(self, signum: int) -> None:
+        """Pass a stop on: the copy saves its members and reports back."""
+        self.stopped = True
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def wait(self) -> None:
+        if not self.exited:
+            os.waitpid(self.pid, 0)
+            self.exited = True
+        self.conn.close()
+
+
+def _train_share(group: list[int], trainer: Callable[..., EnsembleTrainer], conn: Any, parent: int) -> None:
+    """A forked copy's whole life: train ``group``, send the summaries back, exit without running
+    anything of the parent's (its cleanup, its other processes' pipes)."""
+    code = 1
+    try:
+        os.setpgid(0, 0)  # a Ctrl-C at the terminal reaches the parent only, which passes it on
+
+        def parent_gone(_display: Any) -> None:  # the parent was killed: stop and save
+            if os.getppid() != parent and share_trainer.stop.signal is None:
+                share_trainer.stop.signal = signal.SIGTERM
+
+        share_trainer = trainer(group, _PipeDisplay(conn), parent_gone)
+        summaries = share_trainer.run()
+        conn.send(("done", summaries, share_trainer.stop_signal))
+        code = 0
+    except RunError as error:
+        conn.send(("error", str(error)))
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, which stops the run
+        try:
+            conn.send(("error", f"{type(error).__name__}: {error}"))
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
