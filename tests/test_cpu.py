@@ -10,6 +10,7 @@ from deepq.cpu import (
     ThreadGovernor,
     cores,
     default_threads,
+    ensemble_processes,
     flushing_here,
     flushing_subnormals,
     threads_spin,
@@ -24,6 +25,18 @@ def test_threads_follow_the_network_width_and_the_members():
     assert default_threads(small) == 1
     assert default_threads(wide) == min(2, cores())
     assert default_threads(small, members=8) == min(8, cores())
+
+
+def test_seeds_get_one_process_per_core_unless_threads_are_chosen(monkeypatch):
+    monkeypatch.setattr("deepq.cpu.cores", lambda: 4)
+    assert ensemble_processes(8, None, "cpu") == 4
+    assert ensemble_processes(3, None, "cpu") == 3  # never more processes than seeds
+    assert ensemble_processes(1, None, "cpu") == 1
+    assert ensemble_processes(8, 2, "cpu") == 1  # --threads 2: one process with two threads
+    assert ensemble_processes(8, None, "cuda") == 1
+    assert ensemble_processes(8, None, "auto") == (1 if torch.cuda.is_available() else 4)
+    monkeypatch.setattr("deepq.cpu.cores", lambda: 16)
+    assert ensemble_processes(16, None, "cpu") == 8
 
 
 def test_torch_threads_lowers_the_count_for_a_block_and_restores_it():

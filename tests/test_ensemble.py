@@ -1,8 +1,10 @@
 import copy
 import csv
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +13,8 @@ from torch import nn
 
 from deepq.agent import DQNAgent
 from deepq.config import build_config
-from deepq.ensemble import EnsembleAgent, EnsembleTrainer
+from deepq.cpu import cores
+from deepq.ensemble import EnsembleAgent, EnsembleProcesses, EnsembleTrainer
 from deepq.networks import MLP, EnsembleMLP
 from deepq.replay import Batch
 from deepq.train import RunError, Trainer
@@ -177,3 +180,61 @@ def test_the_command_trains_seeds_into_their_own_run_directories(tmp_path):
         result = deepq("train", "CartPole-v1", *args, "--run-dir", str(tmp_path / "bad"))
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert np.all([not (tmp_path / "bad" / f"seed-{s}" / "summary.json").exists() for s in (0, 1)])
+
+
+def process_run(tmp_path, name, seeds, processes, steps=1200):
+    config, _ = build_config("CartPole-v1", overrides=SHORT)
+    return EnsembleProcesses("CartPole-v1", config, seeds, tmp_path / name, processes, total_steps=steps,
+                             device="cpu", progress=False).run()
+
+
+def test_seeds_over_processes_train_as_in_one_process(tmp_path):
+    """Seeds 1, 3 and 5 over two processes ([1, 3] here, [5] in a forked copy) train as they do
+    in one: the same episodes and weights, each summary listing the run's seeds, and every
+    member's learning curve drawn."""
+    summaries = process_run(tmp_path, "split", [1, 3, 5], processes=2)
+    ensemble_run(tmp_path, "one", [1, 3, 5])
+    assert [summary["seed"] for summary in summaries] == [1, 3, 5]
+    for seed, summary in zip([1, 3, 5], summaries, strict=True):
+        split, one = tmp_path / "split" / f"seed-{seed}", tmp_path / "one" / f"seed-{seed}"
+        assert episodes(split) == episodes(one)
+        for key, value in weights(one).items():
+            torch.testing.assert_close(weights(split)[key], value, rtol=1e-5, atol=1e-6)
+        assert summary == json.loads((split / "summary.json").read_text())
+        assert summary["ensemble_seeds"] == [1, 3, 5] and not summary["interrupted"]
+        assert summary["episodes"] == json.loads((one / "summary.json").read_text())["episodes"]
+        assert (split / "learning_curve.png").stat().st_size > 0
+
+
+def test_a_process_that_fails_stops_the_run_with_its_error(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "seed-5").write_text("a file in the way of seed 5's run directory")
+    with pytest.raises(RunError, match="seeds 5: cannot write to run directory"):
+        process_run(tmp_path, "run", [1, 5], processes=2, steps=20_000)
+    assert not (tmp_path / "run" / "seed-1" / "summary.json").exists()  # stopped long before the end
+
+
+@pytest.mark.skipif(cores() < 2, reason="--seeds uses one process on a machine with one core")
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_reaches_every_process_and_every_member_saves(tmp_path, signum, code):
+    """The command with --seeds 0-1 trains the seeds in two processes; a Ctrl-C or SIGTERM sent
+    to it (the copy has its own process group: a terminal's Ctrl-C reaches the parent only)
+    stops both, and both members save their model and an interrupted summary."""
+    run = tmp_path / "stop"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deepq.cli", "train", "CartPole-v1", "--seeds", "0-1", "--steps", "500000",
+         "--run-dir", str(run), "--no-progress", "--set", "hidden_sizes=16,16", "eval_episodes=5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    logs = [run / f"seed-{seed}" / "metrics.csv" for seed in (0, 1)]
+    deadline = time.monotonic() + 120
+    while not all(log.exists() and len(log.read_text().splitlines()) > 3 for log in logs):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.2)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    assert "interrupted at step" in stderr and "Traceback" not in stderr
+    for seed in (0, 1):
+        summary = json.loads((run / f"seed-{seed}" / "summary.json").read_text())
+        assert summary["interrupted"] and summary["steps"] < 500_000
+        assert (run / f"seed-{seed}" / "model.pt").stat().st_size > 0

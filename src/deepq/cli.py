@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", help="named hyperparameters (`deepq presets`); default: the env's own")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.add_argument("--seeds", type=_seed_list, metavar="SEEDS",
-                       help="train one agent per seed (0-7 or 1,4,9) as one batched ensemble; "
-                            "each writes RUN_DIR/seed-K")
+                       help="train one agent per seed (0-7 or 1,4,9) as batched ensembles, one process "
+                            "per core on the CPU; each seed writes RUN_DIR/seed-K")
     train.add_argument("--steps", type=int, help="environment steps to train (default: the preset's)")
     train.add_argument("--run-dir", type=Path, help="output directory (default runs/ENV-seedN)")
     add_set_option(train, "override hyperparameters, e.g. --set learning_rate=5e-4 double=true")
@@ -71,9 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a live bar")
     train.add_argument("--threads", type=int,
                        help="torch CPU threads (default: 1 for networks under 256 units wide, 2 for wider "
-                            "ones; with --seeds, one per core, up to 8); idle ones spin while the machine is "
-                            "otherwise idle, and the run drops to 1 while other processes keep a core busy "
-                            "(set OMP_WAIT_POLICY=PASSIVE for threads that always sleep)")
+                            "ones; with --seeds, one process per core with one thread each, while --threads N "
+                            "trains all the seeds in one process with N threads); idle ones spin while the "
+                            "machine is otherwise idle, and the run drops to 1 while other processes keep a "
+                            "core busy (set OMP_WAIT_POLICY=PASSIVE for threads that always sleep)")
 
     resume = commands.add_parser("resume", help="continue a stopped run")
     resume.add_argument("run_dir", type=Path)

@@ -432,7 +432,14 @@ class EnsembleProcesses:
         """Train every group; returns the members' summaries in the order of the seeds."""
         import torch
 
+        threads = torch.get_num_threads()
         torch.set_num_threads(1)  # before the forks: no process here starts OpenMP threads
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self) -> list[dict[str, Any]]:
         for index, group in enumerate(self.groups[1:], start=1):
             self._children.append(_ShareProcess(index, group, self._trainer))
         display = _RunDisplay(ProgressDisplay(self.first.total_steps, self.progress,
