@@ -1,4 +1,4 @@
-"""Many seeds in one process: K independent agents trained as one batched ensemble.
+"""Many seeds at once: K independent agents trained as one batched ensemble (or several, one per core).
 
 ``deepq train CartPole-v1 --seeds 0-7`` trains 8 agents side by side. Each member has its own
 network, replay memory, exploration draws, environments and evaluations, seeded as a run of
@@ -12,6 +12,10 @@ depend on which other members run beside it (``tests/test_ensemble.py`` checks t
 
 Each member writes its own run directory (RUN_DIR/seed-K) as if it had been trained alone:
 config, metrics, evaluations, TensorBoard events, model, summary and learning curve.
+
+On the CPU the command splits the seeds over one process per core (``EnsembleProcesses``, at
+the end of this module): each process is an ensemble of its share of the seeds, with one torch
+thread, so the Python between the batched operations runs on every core too.
 """
 
 from __future__ import annotations
