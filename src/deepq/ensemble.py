@@ -62,6 +62,12 @@ def check_ensemble_config(config: DQNConfig, obs_shape: tuple[int, ...]) -> None
                            f"with --seed{switch}")
 
 
+def check_distinct(seeds: Sequence[int]) -> None:
+    """Refuse a seed listed twice (two members would be one run twice, in one directory)."""
+    if len(set(seeds)) != len(seeds):
+        raise RunError(f"--seeds lists a seed twice ({list(seeds)}); give distinct seeds")
+
+
 class EnsembleReplay:
     """K equal replay memories in stacked arrays ``(K, capacity, ...)``; member k samples its
     rows with its own generator, exactly as its ``ReplayBuffer`` would alone. With n-step
@@ -183,8 +189,7 @@ class EnsembleTrainer:
         total_steps: int | None = None, device: str = "auto", progress: bool | None = None,
         env_kwargs: dict[str, Any] | None = None, preset: str | None = None, share: Share | None = None,
     ) -> None:
-        if len(set(seeds)) != len(seeds):
-            raise RunError(f"--seeds lists a seed twice ({list(seeds)}); give distinct seeds")
+        check_distinct(seeds)
         self.env_id, self.config, self.seeds = env_id, config, list(seeds)
         self.run_dir = Path(run_dir)
         self.show_progress = progress
@@ -387,9 +392,9 @@ class EnsembleProcesses:
     groups, in order, each trained as an ``EnsembleTrainer`` with one torch thread. This process
     trains the first group and shows the progress; forked copies of it train the others.
 
-    On two cores, two processes of 4 members with one thread each finished 8 CartPole seeds in
-    ~0.9x the time of one process of 8 with two threads (docs/performance.md): the batched
-    products split just as well either way, and everything else (sampling, acting, stepping,
+    On two cores, two processes of 4 members with one thread each trained 8 CartPole seeds in
+    0.70-1.06x the time of one process of 8 with two threads over 6 alternating pairs, 0.91x
+    in the median (docs/performance.md): the batched products split about as well either way, and everything else (sampling, acting, stepping,
     logging, evaluating) runs on both cores instead of one. Members are independent, so a
     member's results are the same whichever process trains it.
 
@@ -403,9 +408,8 @@ class EnsembleProcesses:
         total_steps: int | None = None, device: str = "cpu", progress: bool | None = None,
         env_kwargs: dict[str, Any] | None = None, preset: str | None = None,
     ) -> None:
+        check_distinct(seeds)
         self.seeds = list(seeds)
-        if len(set(self.seeds)) != len(self.seeds):
-            raise RunError(f"--seeds lists a seed twice ({self.seeds}); give distinct seeds")
         count = max(1, min(processes, len(self.seeds)))
         self.groups = [[int(seed) for seed in group] for group in np.array_split(np.array(self.seeds), count)]
         obs_shape, obs_dtype, _ = env_spaces(env_id, **(env_kwargs or {}))
@@ -424,7 +428,6 @@ class EnsembleProcesses:
         # This process's own group is built first, so bad settings fail here, before any fork.
         # Its display is made once the copies are forked (a live display runs a thread).
         self.first = trainer(self.groups[0], None, self._watch_children)
-        self.config = config
         self.run_dir = Path(run_dir)
 
     @property
@@ -445,7 +448,7 @@ class EnsembleProcesses:
 
     def _run(self) -> list[dict[str, Any]]:
         for index, group in enumerate(self.groups[1:], start=1):
-            self._children.append(_ShareProcess(index, group, self._trainer))
+            self._children.append(_ShareProcess(index, group, self._trainer, [c.conn for c in self._children]))
         display = _RunDisplay(ProgressDisplay(self.first.total_steps, self.progress,
                                               label=f"train x{len(self.seeds)} ({len(self.groups)} processes)"),
                               len(self.groups[0]))
@@ -531,16 +534,23 @@ class _RunDisplay:
 
 
 class _PipeDisplay:
-    """A share's progress display in a forked copy: its status and messages go to the parent."""
+    """A share's progress display in a forked copy: its status and messages go to the parent
+    (dropped if the parent is gone: the copy's next tick stops the run, which then saves)."""
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
 
     def status(self, step: int, episodes: int, avg: float | None, epsilon: float, sps: float) -> None:
-        self.conn.send(("status", episodes, avg))
+        self._send(("status", episodes, avg))
 
     def message(self, text: str) -> None:
-        self.conn.send(("message", text))
+        self._send(("message", text))
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:
+            pass
 
     def close(self) -> None:
         pass
@@ -549,7 +559,8 @@ class _PipeDisplay:
 class _ShareProcess:
     """A forked copy of this process training one group of seeds (``EnsembleProcesses``)."""
 
-    def __init__(self, index: int, group: list[int], trainer: Callable[..., EnsembleTrainer]) -> None:
+    def __init__(self, index: int, group: list[int], trainer: Callable[..., EnsembleTrainer],
+                 inherited: list[Any]) -> None:
         import multiprocessing
 
         self.index, self.group = index, group
@@ -557,7 +568,8 @@ class _ShareProcess:
         parent = os.getpid()
         self.pid = fork()
         if self.pid == 0:
-            self.conn.close()
+            for conn in [self.conn, *inherited]:  # the parent's ends of this and the earlier copies' pipes
+                conn.close()
             _train_share(group, trainer, child_conn, parent)
         child_conn.close()
         self.exited = self.stopped = False
