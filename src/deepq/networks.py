@@ -91,12 +91,8 @@ class MLP(nn.Module):
                 grad = torch.ops.aten.threshold_backward(torch.mm(grad, layer.weight), x, 0.0)
 
 
-def _add_relu_unfused(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    return x.add_(bias).relu_()
-
-
 # x <- max(0, x + bias) in one pass (an ATen kernel PyTorch keeps for its own fusions).
-_add_relu_ = getattr(torch.ops.aten, "_add_relu_", _add_relu_unfused)
+_add_relu_ = torch.ops.aten._add_relu_
 
 
 class EnsembleMLP(nn.Module):
