@@ -1,7 +1,7 @@
 """deepq: deep Q-learning that works out of the box, from CartPole to Atari and the sand car.
 
-``import deepq`` does not load torch: the names below are imported on first use, so that the
-``deepq`` command can choose how torch's OpenMP threads wait before torch loads (``deepq.cpu``).
+``import deepq`` registers deepq's own Gymnasium environment (``deepq/SandCar-v0``) and changes
+nothing else in the process; the names below (and torch) are imported on first use.
 """
 
 from __future__ import annotations
@@ -10,27 +10,25 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from deepq.cpu import sleep_idle_threads
+import gymnasium as gym
 
-# Idle OpenMP threads sleep instead of spinning, unless the user chose otherwise: this must be
-# set before torch loads its OpenMP runtime. The training commands choose a watched spin instead
-# (deepq.cpu.spin_while_idle); a program that imports deepq gets threads that never hold a core.
-sleep_idle_threads()
+if "deepq/SandCar-v0" not in gym.registry:
+    # The course's task never ends; the time limit only cuts it into episodes for training.
+    gym.register("deepq/SandCar-v0", entry_point="deepq.envs.sandcar:SandCarEnv", max_episode_steps=2000)
 
 if TYPE_CHECKING:
-    from deepq.agent import DQNAgent, next_state_value, q_taken, td_loss, td_loss_grad, td_target
+    from deepq.agent import DQNAgent, next_state_value, q_taken, td_loss, td_target
     from deepq.api import DQN
     from deepq.config import PRESETS, DQNConfig
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place the version is written (pyproject reads it)
 _EXPORTS = {
     "DQN": "deepq.api", "DQNAgent": "deepq.agent", "DQNConfig": "deepq.config", "PRESETS": "deepq.config",
     "next_state_value": "deepq.agent", "q_taken": "deepq.agent", "td_loss": "deepq.agent",
-    "td_loss_grad": "deepq.agent", "td_target": "deepq.agent",
+    "td_target": "deepq.agent",
 }
 __all__ = [
-    "DQN", "DQNAgent", "DQNConfig", "PRESETS", "next_state_value", "q_taken", "td_loss", "td_loss_grad",
-    "td_target",
+    "DQN", "DQNAgent", "DQNConfig", "PRESETS", "next_state_value", "q_taken", "td_loss", "td_target",
 ]
 
 

@@ -17,13 +17,11 @@ from typing import Any
 
 import torch
 
+from deepq.errors import CheckpointError  # noqa: F401 - raised here, importable from here
+
 CHECKPOINT_FORMAT = "deepq-checkpoint"
 MODEL_FORMAT = "deepq-model"
 FORMAT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint or model file that cannot be used; the message says why and what to do."""
 
 
 def atomic_save(data: dict[str, Any], path: Path) -> None:

@@ -14,13 +14,11 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from deepq.cpu import default_threads, flushing_subnormals, spin_while_idle
+from deepq.config import add_set_option
+from deepq.cpu import flushing_subnormals
+from deepq.errors import DeepQError, UserError
 
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """Bad input from the user; printed as one line."""
 
 
 def _seed_list(text: str) -> list[int]:
@@ -40,17 +38,15 @@ def _seed_list(text: str) -> list[int]:
     return seeds
 
 
-def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
-    """``--set KEY=VALUE ...`` into ``args.overrides`` (read with ``config.parse_overrides``)."""
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides", help=help)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (its help is the command's documentation)."""
+    from deepq import __version__
+
     parser = argparse.ArgumentParser(
         prog="deepq", description="Deep Q-learning that works out of the box.",
         epilog="Run `deepq COMMAND --help` for a command's options.",
     )
+    parser.add_argument("--version", action="version", version=f"deepq {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a DQN on a Gymnasium environment")
@@ -58,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", help="named hyperparameters (`deepq presets`); default: the env's own")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.add_argument("--seeds", type=_seed_list, metavar="SEEDS",
-                       help="train one agent per seed (0-7 or 1,4,9) as batched ensembles, one process "
-                            "per core on the CPU; each seed writes RUN_DIR/seed-K")
+                       help="train one agent per seed (0-7 or 1,4,9), batched, one process per core on "
+                            "the CPU; each seed writes RUN_DIR/seed-K, and `deepq resume RUN_DIR` continues them")
     train.add_argument("--steps", type=int, help="environment steps to train (default: the preset's)")
     train.add_argument("--run-dir", type=Path, help="output directory (default runs/ENV-seedN)")
     add_set_option(train, "override hyperparameters, e.g. --set learning_rate=5e-4 double=true")
@@ -72,9 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int,
                        help="torch CPU threads (default: 1 for networks under 256 units wide, 2 for wider "
                             "ones; with --seeds, one process per core with one thread each, while --threads N "
-                            "trains all the seeds in one process with N threads); idle ones spin while the "
-                            "machine is otherwise idle, and the run drops to 1 while other processes keep a "
-                            "core busy (set OMP_WAIT_POLICY=PASSIVE for threads that always sleep)")
+                            "trains all the seeds in one process with N threads); put back when the run ends")
 
     resume = commands.add_parser("resume", help="continue a stopped run")
     resume.add_argument("run_dir", type=Path)
@@ -110,72 +104,72 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args: argparse.Namespace) -> int:
     """``deepq train``."""
     from deepq.config import build_config, parse_overrides
-    from deepq.train import Trainer
 
     progress = False if args.no_progress else None
     _check_threads(args.threads)
     if args.resume is not None:
         if args.env_id:
             raise UserError("give either ENV_ID or --resume RUN_DIR, not both")
-        trainer = Trainer.resume(args.resume, device=args.device, progress=progress, total_steps=args.steps)
-        return _run(trainer, args.threads)
+        return _resume(args.resume, args.device, progress, args.steps, args.threads)
     if not args.env_id:
         raise UserError("train needs an environment id, e.g. `deepq train CartPole-v1`")
     overrides = parse_overrides(args.overrides)
     config, preset = build_config(args.env_id, args.preset, overrides)
+    options = {"total_steps": args.steps, "device": args.device, "stop_when_solved": args.stop_when_solved,
+               "progress": progress, "preset": preset.name if preset else None,
+               "save_replay": args.save_replay, "overwrite": args.overwrite}
+    stem = args.env_id.replace("/", "_")
     if args.seeds is not None:
-        return _train_ensemble(args, config, preset.name if preset else None)
+        if args.seed is not None:
+            raise UserError("--seeds does not combine with --seed; drop one of them")
+        label = f"{args.seeds[0]}-{args.seeds[-1]}" if len(args.seeds) > 1 else str(args.seeds[0])
+        run_dir = args.run_dir or Path("runs") / f"{stem}-seeds{label}"
+        return _train_seeds(args.env_id, config, args.seeds, run_dir, args.threads, options)
     seed = 0 if args.seed is None else args.seed
-    run_dir = args.run_dir or Path("runs") / f"{args.env_id.replace('/', '_')}-seed{seed}"
-    if (run_dir / "checkpoint.pt").exists() and not args.overwrite:
-        raise UserError(
-            f"{run_dir} already holds a run; continue it with `deepq resume {run_dir}`, "
-            "or pass --overwrite or another --run-dir"
-        )
-    if args.overwrite:
-        _clear_run_dir(run_dir)
-    trainer = Trainer(
-        args.env_id, config, seed=seed, run_dir=run_dir, total_steps=args.steps,
-        device=args.device, stop_when_solved=args.stop_when_solved, progress=progress,
-        preset=preset.name if preset else None, save_replay=args.save_replay,
-    )
-    return _run(trainer, args.threads)
+    run_dir = args.run_dir or Path("runs") / f"{stem}-seed{seed}"
+    from deepq.train import Trainer
+
+    trainer = Trainer(args.env_id, config, seed=seed, run_dir=run_dir, threads=args.threads, **options)
+    return _report(trainer.run(), trainer.stop_signal, run_dir)
 
 
-def _train_ensemble(args: argparse.Namespace, config: Any, preset: str | None) -> int:
-    """``deepq train ENV_ID --seeds 0-7``: one batched ensemble, one run directory per seed."""
-    from deepq.cpu import ensemble_processes
-    from deepq.ensemble import EnsembleProcesses, EnsembleTrainer
+def _train_seeds(env_id: str, config: Any, seeds: list[int], run_dir: Path, threads: int | None,
+                 options: dict[str, Any], resume: bool = False) -> int:
+    """Many seeds: one process per core on the CPU (``deepq.processes``), else one process."""
+    from deepq.cpu import member_processes
+    from deepq.train import Trainer
 
-    for flag, given in (("--seed", args.seed is not None), ("--stop-when-solved", args.stop_when_solved),
-                        ("--save-replay", args.save_replay)):
-        if given:
-            raise UserError(f"--seeds does not combine with {flag}; drop one of them")
-    label = f"{args.seeds[0]}-{args.seeds[-1]}" if len(args.seeds) > 1 else str(args.seeds[0])
-    run_dir = args.run_dir or Path("runs") / f"{args.env_id.replace('/', '_')}-seeds{label}"
-    for seed in args.seeds:
-        member_dir = run_dir / f"seed-{seed}"
-        if (member_dir / "summary.json").exists() and not args.overwrite:
-            raise UserError(f"{member_dir} already holds a run; pass --overwrite or another --run-dir")
-        if args.overwrite:
-            _clear_run_dir(member_dir)
-    progress = False if args.no_progress else None
-    processes = ensemble_processes(len(args.seeds), args.threads, args.device)
-    trainer: EnsembleTrainer | EnsembleProcesses
-    if processes > 1:  # one process per core, one thread each
-        trainer = EnsembleProcesses(args.env_id, config, args.seeds, run_dir, processes, total_steps=args.steps,
-                                    device=args.device, progress=progress, preset=preset)
+    processes = member_processes(len(seeds), threads, options.get("device", "auto"))
+    if resume:
+        def make(group: list[int], display: Any = None, threads: int | None = threads) -> Trainer:
+            return Trainer.resume(run_dir, seeds=group, display=display, threads=threads, all_seeds=seeds,
+                                  **options)
     else:
-        trainer = EnsembleTrainer(args.env_id, config, args.seeds, run_dir, total_steps=args.steps,
-                                  device=args.device, progress=progress, preset=preset)
-        _set_threads(args.threads, config, len(args.seeds))
-    summaries = trainer.run()
+        def make(group: list[int], display: Any = None, threads: int | None = threads) -> Trainer:
+            return Trainer(env_id, config, seeds=group, run_dir=run_dir, display=display, threads=threads,
+                           all_seeds=seeds, **options)
+    if processes > 1:
+        from deepq.plotting import plot_runs
+        from deepq.processes import train_in_processes
+
+        summaries, stop_signal = train_in_processes(lambda group, display: make(group, display, 1), seeds,
+                                                    processes, make(seeds[:1]).total_steps,
+                                                    options.get("progress"))
+        if stop_signal is None:
+            plot_runs([run_dir / f"seed-{seed}" for seed in seeds])
+    else:
+        trainer = make(seeds)
+        summaries, stop_signal = trainer.run(), trainer.stop_signal
+    return _report_seeds(summaries, stop_signal, run_dir)
+
+
+def _report_seeds(summaries: list[dict[str, Any]], stop_signal: int | None, run_dir: Path) -> int:
     if any(summary["interrupted"] for summary in summaries):
         steps = sorted({summary["steps"] for summary in summaries})  # processes stop a step or two apart
         at = f"{steps[0]}" if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
-        print(f"interrupted at step {at}; each seed's model.pt and summary.json are "
-              f"saved in {run_dir}/seed-K (an ensemble run cannot be resumed)", file=sys.stderr)
-        return 130 if trainer.stop_signal == signal.SIGINT else 143
+        print(f"interrupted at step {at}; each seed's checkpoint is saved in {run_dir}/seed-K. Resume with:\n"
+              f"  deepq resume {shlex.quote(str(run_dir))}", file=sys.stderr)
+        return 130 if stop_signal == signal.SIGINT else 143
     for summary in summaries:
         print(f"seed {summary['seed']}: {_verdict(summary)}")
     solved = sum(s["solved"] for s in summaries)
@@ -186,40 +180,42 @@ def _train_ensemble(args: argparse.Namespace, config: Any, preset: str | None) -
     return 0
 
 
-def _clear_run_dir(run_dir: Path) -> None:
-    names = ("config.json", "metrics.csv", "evaluations.csv", "summary.json", "model.pt",
-             "checkpoint.pt", "learning_curve.png")
-    for name in names:
-        (run_dir / name).unlink(missing_ok=True)
-    for old in [*run_dir.glob("events.out.tfevents.*"), *run_dir.glob("checkpoints/checkpoint_*.pt")]:
-        old.unlink()
-
-
 def _check_threads(threads: int | None) -> None:
     if threads is not None and threads < 1:
         raise UserError("--threads must be at least 1")
 
 
-def _set_threads(threads: int | None, config: Any, members: int = 1) -> None:
-    """Use ``threads`` torch threads, or ``deepq.cpu.default_threads`` for this run when not given."""
-    import torch
-
-    torch.set_num_threads(threads or default_threads(config, members))
-
-
-def _run(trainer: Any, threads: int | None) -> int:
-    """Train with ``threads`` torch threads (default: ``deepq.cpu.default_threads``), then report."""
-    _set_threads(threads, trainer.config)
-    summary = trainer.run()
-    run_dir = trainer.run_dir
+def _report(summary: dict[str, Any], stop_signal: int | None, run_dir: Path) -> int:
+    """One seed's last lines: its verdict, or how to resume it."""
     if summary["interrupted"]:
-        code = 130 if trainer.stop_signal == signal.SIGINT else 143
+        code = 130 if stop_signal == signal.SIGINT else 143
         print(f"interrupted at step {summary['steps']}; checkpoint saved. Resume with:\n"
               f"  deepq resume {shlex.quote(str(run_dir))}", file=sys.stderr)
         return code
     print(_verdict(summary))
     print(f"outputs in {run_dir}/: model.pt, checkpoint.pt, metrics.csv, summary.json, learning_curve.png")
     return 0
+
+
+def _resume(run_dir: Path, device: str, progress: bool | None, steps: int | None, threads: int | None) -> int:
+    """Continue one seed's run, or every interrupted member of a ``--seeds`` run."""
+    from deepq.train import Trainer, member_dirs
+
+    if not (run_dir / "checkpoint.pt").exists() and member_dirs(run_dir):
+        seeds = [int(d.name[5:]) for d in member_dirs(run_dir) if (d / "checkpoint.pt").exists()
+                 and _interrupted(d)]
+        if not seeds:
+            raise UserError(f"every seed in {run_dir} has finished; to train further pass --steps N")
+        options = {"device": device, "progress": progress, "total_steps": steps}
+        return _train_seeds("", None, seeds, run_dir, threads, options, resume=True)
+    trainer = Trainer.resume(run_dir, device=device, progress=progress, total_steps=steps, threads=threads)
+    return _report(trainer.run(), trainer.stop_signal, run_dir)
+
+
+def _interrupted(member_dir: Path) -> bool:
+    """Whether a member has no summary yet or an interrupted one."""
+    path = member_dir / "summary.json"
+    return not path.exists() or bool(json.loads(path.read_text()).get("interrupted", True))
 
 
 def _verdict(summary: dict[str, Any]) -> str:
@@ -236,12 +232,8 @@ def _verdict(summary: dict[str, Any]) -> str:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """``deepq resume``."""
-    from deepq.train import Trainer
-
     _check_threads(args.threads)
-    trainer = Trainer.resume(args.run_dir, device=args.device,
-                             progress=False if args.no_progress else None, total_steps=args.steps)
-    return _run(trainer, args.threads)
+    return _resume(args.run_dir, args.device, False if args.no_progress else None, args.steps, args.threads)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -265,7 +257,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not path.exists():
             raise UserError(f"no such run directory or model file: {path}")
         model = DQN.load(path, device=args.device, env_id=args.env)
-        env_id, policy, env_kwargs = model.env_id, model.agent.greedy, model.trainer.env_kwargs
+        env_id, policy, env_kwargs = model.env_id, model.agent.greedy, model.env_kwargs
     if args.record is not None:
         from deepq.recording import record_episode
 
@@ -327,16 +319,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    if args.command in ("train", "resume"):
-        # Before torch loads (the imports below load it): idle threads spin while the machine is
-        # otherwise idle, watched by the loop's ThreadGovernor (deepq.cpu).
-        spin_while_idle()
-    from deepq.checkpoint import CheckpointError
-    from deepq.config import ConfigError
-    from deepq.envs import EnvError
-    from deepq.recording import RecordError
-    from deepq.train import RunError
-
     handler = COMMANDS.get(args.command) or args.handler
     # Training flushes subnormal floats; entered before anything runs, so torch's OpenMP threads,
     # which copy the setting of the thread that starts them, flush too.
@@ -344,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with flush:
             return int(handler(args))
-    except (UserError, ConfigError, EnvError, CheckpointError, RunError, RecordError) as error:
+    except DeepQError as error:
         print(f"deepq: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -12,9 +12,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A config key or value a user gave is wrong; the message says what and how to fix it."""
+from deepq.errors import ConfigError  # noqa: F401 - raised here, importable from here
 
 
 @dataclass
@@ -359,3 +357,8 @@ def build_config(
         set_field(config, key, value)
     config.validate()
     return config, preset
+
+
+def add_set_option(parser: Any, help: str) -> None:
+    """``--set KEY=VALUE ...`` into ``args.overrides`` (read with ``config.parse_overrides``)."""
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides", help=help)

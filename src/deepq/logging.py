@@ -34,8 +34,7 @@ class RunLogger:
     """Writes one run's logs. Rows are flushed as they come, so a crash loses nothing logged."""
 
     def __init__(
-        self, run_dir: Path, total_steps: int, hparams: dict[str, Any], progress: bool | None = None,
-        start_step: int = 0, quiet: bool = False,
+        self, run_dir: Path, hparams: dict[str, Any], start_step: int = 0, display: Any = None,
     ) -> None:
         from torch.utils.tensorboard import SummaryWriter  # slow import, only when a run starts
 
@@ -51,8 +50,8 @@ class RunLogger:
             self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}")
         self._metrics_file, self._metrics = self._open_csv(run_dir / "metrics.csv", METRICS_FIELDS)
         self._evals_file, self._evals = self._open_csv(run_dir / "evaluations.csv", EVAL_FIELDS)
-        # quiet: the files only (an ensemble's members share one display).
-        self.display = None if quiet else ProgressDisplay(total_steps, progress, start_step)
+        # Where this run's messages go (None: the files only; many members share one display).
+        self.display = display
 
     @staticmethod
     def _open_csv(path: Path, fields: list[str]) -> tuple[Any, Any]:
@@ -84,11 +83,6 @@ class RunLogger:
         self.writer.add_scalar("eval/std_return", std, step)
         self.message(f"step {step}: greedy mean {mean:.1f} +/- {std:.1f} over {episodes} episodes")
 
-    def status(self, step: int, episodes: int, avg: float | None, epsilon: float, sps: float) -> None:
-        """Refresh the progress bar."""
-        if self.display is not None:
-            self.display.status(step, episodes, avg, epsilon, sps)
-
     def message(self, text: str) -> None:
         """A line above the progress bar."""
         if self.display is not None:
@@ -101,9 +95,7 @@ class RunLogger:
         self._evals_file.flush()
 
     def close(self) -> None:
-        """Stop the bar and close the files."""
-        if self.display is not None:
-            self.display.close()
+        """Close the files."""
         self.writer.close()
         self._metrics_file.close()
         self._evals_file.close()

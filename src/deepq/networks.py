@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,8 +23,35 @@ class QHead(nn.Module):
         advantage = self.advantage(features)
         if self.value is None:
             return advantage
-        # Subtracting the mean advantage makes V and A identifiable (Wang et al., 2016).
-        return self.value(features) + advantage - advantage.mean(dim=-1, keepdim=True)
+        return dueling_q(self.value(features), advantage)
+
+
+def dueling_q(value: torch.Tensor, advantage: torch.Tensor) -> torch.Tensor:
+    """V(s) + A(s, a) - mean_a A(s, a): subtracting the mean advantage makes V and A
+    identifiable (Wang et al., 2016)."""
+    return value + advantage - advantage.mean(dim=-1, keepdim=True)
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """x W^T + b for one network (``(B, in)``, ``(out, in)``) or for K members at once
+    (``(K, B, in)``, ``(K, out, in)``: one batched product)."""
+    if weight.dim() == 2:
+        return F.linear(x, weight, bias)
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+def mlp_forward(layers: Sequence[tuple[torch.Tensor, torch.Tensor]], obs: torch.Tensor,
+                dueling: bool) -> torch.Tensor:
+    """The MLP's Q-values from its (weight, bias) pairs in order (hidden layers, the advantage
+    layer, then the value layer when ``dueling``): one network's, or K members' stacked."""
+    x = obs.float()
+    hidden = len(layers) - (2 if dueling else 1)
+    for weight, bias in layers[:hidden]:
+        x = linear(x, weight, bias).relu()
+    advantage = linear(x, *layers[hidden])
+    if not dueling:
+        return advantage
+    return dueling_q(linear(x, *layers[hidden + 1]), advantage)
 
 
 class MLP(nn.Module):
@@ -42,155 +69,70 @@ class MLP(nn.Module):
             width = size
         self.body = nn.Sequential(*layers)
         self.head = QHead(width, n_actions, dueling)
-        # The linear layers in order, the Q-value layer last (a plain list: not registered twice).
-        self.linears = [layer for layer in self.body if isinstance(layer, nn.Linear)] + [self.head.advantage]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self._q(self._hidden(obs.float()))
-
-    def _q(self, features: torch.Tensor) -> torch.Tensor:
-        """``self.head(features)``; a plain head's layer is called directly (two module
-        dispatches fewer, ~5 µs of a greedy action)."""
-        if self.head.dueling:
-            return self.head(features)
-        layer = self.linears[-1]
-        return F.linear(features, layer.weight, layer.bias)
-
-    def _hidden(self, x: torch.Tensor, inputs: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """``self.body(x)`` with the layers called directly: the same arithmetic, without
-        nn.Module's per-call dispatch (~7 µs of a 128-128 net's ~50 µs forward). Each hidden
-        layer's input is appended to ``inputs`` when given."""
-        for layer in self.linears[:-1]:
-            if inputs is not None:
-                inputs.append(x)
-            x = F.linear(x, layer.weight, layer.bias).relu_()
-        return x
-
-    # --- backpropagation by hand (DQNAgent's fast learn step; no dueling head) ---
-    @torch.no_grad()
-    def forward_keeping_inputs(self, obs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``forward``, also returning each linear layer's input, which is all
-        ``backward_by_hand`` needs."""
-        inputs: list[torch.Tensor] = []
-        x = self._hidden(obs.float(), inputs)
-        inputs.append(x)
-        return self._q(x), inputs
-
-    @torch.no_grad()
-    def backward_by_hand(self, inputs: list[torch.Tensor], grad_q: torch.Tensor) -> None:
-        """Set every parameter's ``.grad`` to d(loss)/d(parameter), given d(loss)/d(Q) for the rows
-        whose layer inputs are ``inputs``. Layer by layer, last first, for ``y = x W^T + b``:
-        dW = dy^T x, db = sum of dy over rows, dx = dy W; a ReLU passes dx where its output
-        (the next layer's input) is above zero. The products are the ones autograd makes."""
-        grad = grad_q
-        for i in reversed(range(len(inputs))):
-            layer, x = self.linears[i], inputs[i]
-            layer.weight.grad = torch.mm(grad.t(), x)
-            layer.bias.grad = grad.sum(0)
-            if i > 0:
-                grad = torch.ops.aten.threshold_backward(torch.mm(grad, layer.weight), x, 0.0)
+        params = list(self.parameters())  # body layers, then head.advantage (and head.value)
+        return mlp_forward(list(zip(params[::2], params[1::2], strict=True)), obs, self.head.dueling)
 
 
-# x <- max(0, x + bias) in one pass (an ATen kernel PyTorch keeps for its own fusions).
-_add_relu_ = torch.ops.aten._add_relu_
+class MemberNets(nn.Module):
+    """K Q-networks of one architecture run as one: observations ``(K, B, ...)`` in, Q-values
+    ``(K, B, A)`` out, member k's rows through member k's weights.
 
-
-class EnsembleMLP(nn.Module):
-    """K MLPs of one shape run as one: each layer's weights stacked along a leading member
-    dimension and applied with batched matrix products, ``(K, B, obs) -> (K, B, A)``.
-
-    Built from K ordinary ``MLP`` s (each initialised from its own seed), and taken apart
-    again with ``member_state_dict``, so a member saves and loads as a plain MLP.
+    One member is the network itself. Several have their parameters stacked along a leading
+    member dimension (``torch.func.stack_module_state``): MLPs run through ``mlp_forward`` with
+    batched products; any other ``nn.Module`` through one copy of the architecture with
+    ``torch.func.vmap`` and ``functional_call``.
+    Autograd, optimizers and gradient clipping see ordinary tensors: an elementwise optimizer
+    (Adam, RMSprop, SGD) keeps the members independent.
     """
 
-    def __init__(self, members: Sequence[MLP]) -> None:
+    def __init__(self, nets: Sequence[nn.Module]) -> None:
         super().__init__()
-        params = [dict(m.named_parameters()) for m in members]
-        # "body.0", "body.2", ..., "head.advantage" (and "head.value" when dueling), in order.
-        self.layers = [name[: -len(".weight")] for name in params[0] if name.endswith(".weight")]
-        self.dueling = members[0].head.dueling
-        # Weights (K, out, in) as nn.Linear keeps them; biases (K, 1, out).
-        self.weights = nn.ParameterList(
-            [nn.Parameter(torch.stack([p[f"{layer}.weight"].detach() for p in params])) for layer in self.layers])
-        self.biases = nn.ParameterList(
-            [nn.Parameter(torch.stack([p[f"{layer}.bias"].detach() for p in params]).unsqueeze(1))
-             for layer in self.layers])
-        # (weight, bias) per layer as a plain list for forward: indexing a ParameterList costs
-        # microseconds a call. The same Parameter objects, so they follow .to() and the optimizer.
-        self._pairs = list(zip(self.weights, self.biases, strict=True))
-
-    def _apply(self, fn: Any, recurse: bool = True) -> EnsembleMLP:
-        super()._apply(fn, recurse)
-        self._pairs = list(zip(self.weights, self.biases, strict=True))  # .to() may swap the Parameters
-        return self
+        if not nets:
+            raise ValueError("MemberNets needs at least one network")
+        self.count = len(nets)
+        self.names = [name for name, _ in nets[0].named_parameters()]
+        if self.count == 1:
+            self.single = nets[0]
+            return
+        params, buffers = torch.func.stack_module_state(list(nets))
+        if buffers:
+            raise ValueError("MemberNets stacks parameters only; these networks have buffers")
+        self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
+        self.mlp_dueling = nets[0].head.dueling if isinstance(nets[0], MLP) else None
+        # The architecture, without weights of its own: functional_call supplies each member's.
+        self.__dict__["base"] = copy.deepcopy(nets[0]).to("meta")
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        pairs = self._pairs
-        hidden = len(pairs) - (2 if self.dueling else 1)
-        x = self._hidden(obs.float(), hidden)
-        advantage = self._layer(hidden, x)
-        if not self.dueling:
-            return advantage
-        value = self._layer(hidden + 1, x)
-        return value + advantage - advantage.mean(dim=-1, keepdim=True)
+        if self.count == 1:
+            return self.single(obs[0]).unsqueeze(0)
+        if self.mlp_dueling is not None:
+            tensors = list(self.stacked)
+            return mlp_forward(list(zip(tensors[::2], tensors[1::2], strict=True)), obs, self.mlp_dueling)
+        params = dict(zip(self.names, self.stacked, strict=True))
+        return torch.func.vmap(self._member_forward)(params, obs)
 
-    def _layer(self, i: int, x: torch.Tensor, relu: bool = False) -> torch.Tensor:
-        """Layer ``i`` for every member: x W^T + b as one batched product, ``(K, B, in) -> (K, B, out)``,
-        then max(0, .) when ``relu``.
+    def _member_forward(self, params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(self.base, params, (obs,))
 
-        Outside autograd the bias is added to the product afterwards, in the same pass as the
-        ReLU for a hidden layer (``aten._add_relu_``): ``baddbmm`` first copies the bias into
-        every row of its output, one more pass over (K, B, out) floats, which costs more than
-        the arithmetic for K members' small layers (a hidden 128-128 layer of 8 members, batch
-        128, two threads: ~270 µs against ~330 µs; ``benchmarks/ensemble.py``)."""
-        weight, bias = self._pairs[i]
-        if torch.is_grad_enabled() and weight.requires_grad:  # autograd (dueling heads): no fused op there
-            out = torch.baddbmm(bias, x, weight.transpose(1, 2))
-            return out.relu_() if relu else out
-        out = torch.bmm(x, weight.transpose(1, 2))
-        return _add_relu_(out, bias) if relu else out.add_(bias)
-
-    def _hidden(self, x: torch.Tensor, hidden: int, inputs: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """The first ``hidden`` layers with ReLU; each one's input is appended to ``inputs`` when given."""
-        for i in range(hidden):
-            if inputs is not None:
-                inputs.append(x)
-            x = self._layer(i, x, relu=True)
-        return x
-
-    # --- backpropagation by hand, as ``MLP`` does it, one batched product per layer (no dueling head) ---
-    @torch.no_grad()
-    def forward_keeping_inputs(self, obs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``forward``, also returning each layer's input ``(K, B, in)``."""
-        inputs: list[torch.Tensor] = []
-        last = len(self._pairs) - 1
-        x = self._hidden(obs.float(), last, inputs)
-        inputs.append(x)
-        return self._layer(last, x), inputs
-
-    @torch.no_grad()
-    def backward_by_hand(self, inputs: list[torch.Tensor], grad_q: torch.Tensor) -> None:
-        """``MLP.backward_by_hand`` for every member at once: dW = dy^T x and dx = dy W as
-        batched products, db = the sum of dy over each member's rows."""
-        grad = grad_q
-        for i in reversed(range(len(inputs))):
-            (weight, bias), x = self._pairs[i], inputs[i]
-            weight.grad = torch.bmm(grad.transpose(1, 2), x)
-            bias.grad = grad.sum(1, keepdim=True)
-            if i > 0:
-                grad = torch.ops.aten.threshold_backward(torch.bmm(grad, weight), x, 0.0)
-
-    def layer_parameters(self) -> list[tuple[nn.Parameter, nn.Parameter]]:
-        """(weight, bias) of each layer, in order."""
-        return self._pairs
+    def member_tensors(self) -> list[torch.Tensor]:
+        """The parameters in order, each with the member dimension first (a view for one member)."""
+        if self.count == 1:
+            return [p.unsqueeze(0) for p in self.single.parameters()]
+        return list(self.stacked)
 
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
-        """Member ``k``'s weights as the state dict of a plain ``MLP``."""
-        state: dict[str, torch.Tensor] = {}
-        for layer, weight, bias in zip(self.layers, self.weights, self.biases, strict=True):
-            state[f"{layer}.weight"] = weight[k].detach().clone()
-            state[f"{layer}.bias"] = bias[k, 0].detach().clone()
-        return state
+        """Member ``k``'s weights as the state dict of its own network."""
+        return {name: p[k].detach().clone() for name, p in zip(self.names, self.member_tensors(), strict=True)}
+
+    def load_member_state_dict(self, k: int, state: dict[str, torch.Tensor]) -> None:
+        """Set member ``k``'s weights from its own network's state dict (names and shapes checked)."""
+        if sorted(state) != sorted(self.names):
+            raise ValueError(f"expected weights {self.names}, got {sorted(state)}")
+        with torch.no_grad():
+            for name, p in zip(self.names, self.member_tensors(), strict=True):
+                p[k].copy_(state[name])
 
 
 class NatureCNN(nn.Module):

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure  # a figure drawn to files only: pyplot's backend is left alone
 
-matplotlib.use("Agg")  # files only: never opens a window, never blocks
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from deepq.cpu import cores, fork, forked_copies  # noqa: E402
+from deepq.cpu import cores, forked_copies
 
 # Fixed margins, room for the tick labels and both axes' titles: ``tight_layout`` measures them
 # by drawing the figure once more, ~0.1 s a plot.
@@ -46,7 +42,8 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
     threshold = config.get("config", {}).get("solved_threshold")
 
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig = Figure(figsize=(9, 5))
+    ax = fig.add_subplot()
     fig.subplots_adjust(**MARGINS)
     steps = metrics["global_step"]
     ax.plot(steps, metrics["return"], color="tab:blue", alpha=0.3, lw=0.8, label="episode return")
@@ -72,37 +69,19 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     eps_lines = eps_ax.get_legend_handles_labels()
     ax.legend(lines[0] + eps_lines[0], lines[1] + eps_lines[1], loc="upper left", fontsize=8)
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return out
 
 
 def plot_runs(run_dirs: Sequence[Path]) -> None:
-    """``plot_run`` for each run directory (an ensemble's members), shared out over the cores:
-    forked copies of this process draw some of the plots while this one draws the rest (a plot
-    is ~0.15-0.2 s of matplotlib; 8 took 1.5-1.7 s one after another, 1.1 s on two cores). A
-    copy that fails leaves its plots to this process, which then raises the error itself."""
+    """``plot_run`` for each run directory (many seeds' members), shared out over the cores by a
+    process pool when there are several."""
     run_dirs = [Path(d) for d in run_dirs]
     workers = 1 + forked_copies(max(0, min(cores(), len(run_dirs)) - 1))
-    shares = [run_dirs[i::workers] for i in range(workers)]
-    children = []
-    for share in shares[1:]:
-        pid = fork()
-        if pid == 0:  # the copy: draw its share and leave, running none of this process's cleanup
-            code = 1
-            try:
-                for run_dir in share:
-                    plot_run(run_dir)
-                code = 0
-            finally:
-                os._exit(code)
-        children.append((pid, share))
-    failed = []
-    try:
-        for run_dir in shares[0]:
+    if workers == 1:
+        for run_dir in run_dirs:
             plot_run(run_dir)
-    finally:  # the copies are waited for even when this process's plots fail
-        for pid, share in children:
-            if os.waitpid(pid, 0)[1] != 0:
-                failed += share
-    for run_dir in failed:
-        plot_run(run_dir)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.map(plot_run, run_dirs)

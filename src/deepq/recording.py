@@ -8,13 +8,10 @@ from typing import Any
 import numpy as np
 
 from deepq.envs import make_env
+from deepq.errors import RecordError  # noqa: F401 - raised here, importable from here
 from deepq.evaluation import Policy
 
 FORMATS = (".mp4", ".gif")
-
-
-class RecordError(ValueError):
-    """The recording cannot be made (format, rendering); the message says what to do."""
 
 
 def record_episode(

@@ -32,7 +32,7 @@ from deepq.checkpoint import CheckpointError, atomic_save
 from deepq.config import DQNConfig, set_field
 from deepq.envs.sandcar import ROAD_SPEED, SAND_SPEED, angle_between, course_start, rotate
 from deepq.replay import NStepCollector, PrioritizedReplay, ReplayBuffer
-from deepq.schedules import epsilon_at, learning_rate_at, priority_beta_at
+from deepq.schedules import epsilon_at
 
 REPLAN_EVERY = 100  # frames: the route brain plans again at most this often when its map changes
 MEMORY_SIZE = 100_000
@@ -52,8 +52,6 @@ class Dqn:
         if brain not in BRAINS:
             raise ValueError(f"unknown brain {brain!r}; use one of {', '.join(BRAINS)}")
         spec = BRAINS[brain]
-        if seed is not None:
-            torch.manual_seed(seed)
         self.brain, self.spec = brain, spec
         self.odometer = Odometer(width, height) if spec.pose else None
         self.sand_map = SandMap(width, height) if spec.route else None
@@ -73,7 +71,7 @@ class Dqn:
         self.config.validate()
         self.frame = 0
         state_size = input_size + (5 if spec.pose else 0) + (2 if spec.route else 0)  # Odometer.features(), _waypoint()
-        self.agent = DQNAgent((state_size,), nb_action, self.config)
+        self.agent = DQNAgent((state_size,), nb_action, self.config, seeds=[seed])
         self.memory: ReplayBuffer | PrioritizedReplay = ReplayBuffer(
             self.config.buffer_size, (state_size,), np.float32, self.config.gamma, seed=seed)
         if self.config.prioritized:
@@ -89,7 +87,7 @@ class Dqn:
     def select_action(self, state: np.ndarray) -> int:
         """Sample from softmax(Q(state) * temperature), or epsilon-greedy if the brain says so."""
         epsilon = epsilon_at(self.config, self.frame, self.config.total_steps)
-        return int(self.agent.act(state[None], epsilon, self.rng)[0])
+        return int(self.agent.act(state[None, None], epsilon, [self.rng])[0, 0])
 
     def update(self, reward: float, new_signal: np.ndarray | list[float]) -> int:
         """Store the last transition with ``reward``, pick the next action, learn once."""
@@ -114,16 +112,8 @@ class Dqn:
             self.memory.add(*ready)
         action = self.select_action(new_state)
         self.frame += 1
-        batch_size = self.config.batch_size
-        if len(self.memory) > batch_size:
-            if self.config.lr_final_fraction != 1.0:
-                self.agent.set_learning_rate(learning_rate_at(self.config, self.frame, self.config.total_steps))
-            if isinstance(self.memory, PrioritizedReplay):  # importance-sampling exponent annealed to 1
-                self.memory.beta = priority_beta_at(self.config, self.frame, self.config.total_steps)
-            self.agent.learn_from(self.memory, batch_size)
-        interval = self.config.target_update_interval
-        if interval and self.frame % interval == 0:
-            self.agent.update_target()
+        if len(self.memory) > self.config.batch_size:  # the course learns once the memory holds a batch
+            self.agent.learn_round(self.memory, self.frame, self.config.total_steps)
         self.last_action, self.last_state = action, new_state
         self.reward_window.append(float(reward))
         return action
@@ -156,7 +146,7 @@ class Dqn:
     # --- the course's file layout: {"state_dict": fc1.weight ..., "optimizer": ...} ---
     def _course_keys(self) -> list[tuple[str, str]]:
         """(course key, deepq key) pairs: fc1..fcN are the Linear layers in order."""
-        ours = [k for k in self.agent.q_net.state_dict() if k.endswith(".weight")]
+        ours = [k for k in self.agent.q_net.member_state_dict(0) if k.endswith(".weight")]
         pairs = []
         for i, key in enumerate(ours, start=1):
             stem = key[: -len(".weight")]
@@ -165,7 +155,7 @@ class Dqn:
 
     def snapshot(self) -> dict:
         """A copy of the brain in the course's file layout, safe to write from another thread."""
-        state = self.agent.q_net.state_dict()
+        state = self.agent.q_net.member_state_dict(0)
         course_state = {course: state[ours].clone() for course, ours in self._course_keys()}
         return {"state_dict": course_state, "optimizer": copy.deepcopy(self.agent.optimizer.state_dict())}
 
@@ -184,7 +174,7 @@ class Dqn:
             data = torch.load(path, map_location="cpu", weights_only=True)
             course_state = data["state_dict"]
             state = {ours: course_state[course] for course, ours in self._course_keys()}
-            self.agent.q_net.load_state_dict(state)
+            self.agent.q_net.load_member_state_dict(0, state)
             self.agent.optimizer.load_state_dict(data["optimizer"])
         except (KeyError, TypeError, RuntimeError, ValueError, EOFError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

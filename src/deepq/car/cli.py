@@ -10,7 +10,7 @@ from deepq.car.specs import BRAINS
 
 def add_car_parser(commands: Any) -> None:
     """Register ``deepq car`` (the window) and ``deepq car train`` (headless)."""
-    from deepq.cli import add_set_option  # deepq.cli imports this module
+    from deepq.config import add_set_option
 
     car = commands.add_parser(
         "car", help="the self-driving car: draw sand, watch it learn (`deepq car train` trains headless)",
@@ -33,6 +33,7 @@ def add_car_parser(commands: Any) -> None:
     train.add_argument("--run-dir", default=None, help="output directory (default runs/car-MAP-seedN)")
     add_set_option(train, "change the brain's hyperparameters (any `deepq presets` key), "
                           "e.g. --set gamma=0.95 target_update_interval=1000")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing car run in --run-dir")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.set_defaults(handler=run_train)
 
@@ -45,7 +46,7 @@ def run_app(args: argparse.Namespace) -> int:
         app = CarApp(map_name=args.map, brain=args.brain, load=args.load, width=args.width,
                      height=args.height)
     except ValueError as error:
-        from deepq.cli import UserError
+        from deepq.errors import UserError
 
         raise UserError(str(error)) from None
     app.run()
@@ -57,8 +58,8 @@ def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deepq.car.train import train_car
-    from deepq.cli import UserError
     from deepq.config import parse_overrides
+    from deepq.errors import UserError
 
     if args.frames < 1:
         raise UserError("--frames must be at least 1")
@@ -66,7 +67,8 @@ def run_train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or f"runs/car-{stem}-seed{args.seed}"
     try:
         summary = train_car(args.train_map, args.frames, args.seed, run_dir, args.train_brain,
-                            progress=not args.quiet, overrides=parse_overrides(args.overrides))
+                            progress=not args.quiet, overrides=parse_overrides(args.overrides),
+                            overwrite=args.overwrite)
     except ValueError as error:
         raise UserError(str(error)) from None
     print(f"{summary['frames']} frames at {summary['fps']:.0f} frames/s: {summary['goals']} goals, "

@@ -10,10 +10,11 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 from deepq.car.brain import Dqn
+from deepq.cpu import torch_threads_exactly
 from deepq.envs.sandcar import SandCarEnv
+from deepq.errors import RunError
 
 WINDOW = 10_000  # frames over which goals and sand are counted
 
@@ -21,17 +22,29 @@ WINDOW = 10_000  # frames over which goals and sand are counted
 def train_car(
     map_name: str = "empty", frames: int = 100_000, seed: int = 0, run_dir: str | Path = "runs/car",
     brain: str = "route", width: int = 800, height: int = 600, progress: bool = True,
-    overrides: dict[str, Any] | None = None, env: gym.Env | None = None,
+    overrides: dict[str, Any] | None = None, env: gym.Env | None = None, overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run the course's loop for ``frames`` frames; write the brain, a score plot and a summary.
 
     ``env`` replaces the ``SandCarEnv(width, height, map=map_name)`` built by default, e.g. one
     wrapped to change its reward (``benchmarks/car_goals.py --reward``); it must report
-    ``goal_reached`` and ``on_sand`` in ``info`` as ``SandCarEnv`` does.
+    ``goal_reached`` and ``on_sand`` in ``info`` as ``SandCarEnv`` does. A run directory that
+    already holds a car run is refused unless ``overwrite``.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)  # networks of 30 or 64 units: threads only add overhead
+    if (run_dir / "summary.json").exists() and not overwrite:
+        raise RunError(f"{run_dir} already holds a car run; pass --overwrite (overwrite=True) or another --run-dir")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"cannot write to run directory {run_dir} ({error.strerror}); choose another with "
+                       "--run-dir") from None
+    with torch_threads_exactly(1):  # networks of 30 or 64 units: threads only add overhead
+        return _train(map_name, frames, seed, run_dir, brain, width, height, progress, overrides, env)
+
+
+def _train(map_name: str, frames: int, seed: int, run_dir: Path, brain: str, width: int, height: int,
+           progress: bool, overrides: dict[str, Any] | None, env: gym.Env | None) -> dict[str, Any]:
     if env is None:
         env = SandCarEnv(width, height, map=map_name)
     agent = Dqn(5, 3, brain=brain, seed=seed, width=env.unwrapped.width, height=env.unwrapped.height,
@@ -75,12 +88,10 @@ def train_car(
 
 
 def _plot_scores(history: list[dict[str, float]], out: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure  # drawn to a file only: pyplot's backend is left alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig = Figure(figsize=(8, 4))
+    ax = fig.add_subplot()
     frames = [h["frame"] for h in history]
     ax.plot(frames, [h["goals_per_10k"] for h in history], "o-", label="goals per 10k frames")
     ax.set_xlabel("frame")
@@ -91,4 +102,3 @@ def _plot_scores(history: list[dict[str, float]], out: Path) -> None:
     fig.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
-    plt.close(fig)

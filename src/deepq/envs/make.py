@@ -9,10 +9,7 @@ import numpy as np
 
 from deepq.config import closest
 from deepq.envs.atari import is_atari, make_atari
-
-
-class EnvError(ValueError):
-    """An environment that cannot be used: unknown id, or not a Discrete action space."""
+from deepq.errors import EnvError  # noqa: F401 - raised here, importable from here
 
 
 def _registered_ids() -> list[str]:

@@ -103,6 +103,26 @@ class ResumableVectorEnv:
             "obs": torch.from_numpy(np.array(self.obs)),
         }
 
+    def group_state_dict(self, k: int) -> dict[str, Any]:
+        """``state_dict`` of group ``k`` alone (one member's environments): what its run alone saves."""
+        rows = slice(k * self.group_size, (k + 1) * self.group_size)
+        return {
+            "seed_rngs": [self.seed_rngs[k].bit_generator.state],
+            "episode_seeds": list(self.episode_seeds[rows]),
+            "episode_actions": [torch.tensor(a, dtype=torch.int64) for a in self.episode_actions[rows]],
+            "obs": torch.from_numpy(np.array(self.obs[rows])),
+        }
+
+    @staticmethod
+    def join_states(states: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """One state for the groups whose ``group_state_dict`` s are ``states``, in order."""
+        return {
+            "seed_rngs": [rng for s in states for rng in (s["seed_rngs"] if "seed_rngs" in s else [s["seed_rng"]])],
+            "episode_seeds": [seed for s in states for seed in s["episode_seeds"]],
+            "episode_actions": [a for s in states for a in s["episode_actions"]],
+            "obs": torch.cat([s["obs"] for s in states]),
+        }
+
     def load_state_dict(self, state: dict[str, Any]) -> tuple[np.ndarray, bool]:
         """Rebuild the saved state; returns (observations, whether they match the saved ones).
 
