@@ -38,7 +38,7 @@ def test_loads_a_brain_saved_by_the_course(tmp_path):
     brain = Dqn(5, 3, 0.9)
     brain.load(tmp_path / "last_brain.pth")
     state = torch.randn(8, 5)
-    assert torch.allclose(brain.agent.q_net(state), course(state))
+    assert torch.allclose(brain.agent.q_net(state[None])[0], course(state))
     brain.save(tmp_path / "ours.pth")
     saved = torch.load(tmp_path / "ours.pth", weights_only=True)
     assert set(saved) == {"state_dict", "optimizer"}
@@ -111,10 +111,10 @@ def test_brain_hyperparameters_can_be_changed():
     rng = np.random.default_rng(0)
     for _ in range(149):
         brain.update(float(rng.normal()), rng.normal(size=5))
-    online, target = brain.agent.q_net.state_dict(), brain.agent.target_net.state_dict()
+    online, target = brain.agent.q_net.member_state_dict(0), brain.agent.target_net.member_state_dict(0)
     assert not all(torch.equal(online[k], target[k]) for k in online)  # last copied at frame 100
     brain.update(0.0, rng.normal(size=5))  # frame 150: copied again
-    online, target = brain.agent.q_net.state_dict(), brain.agent.target_net.state_dict()
+    online, target = brain.agent.q_net.member_state_dict(0), brain.agent.target_net.member_state_dict(0)
     assert all(torch.equal(online[k], target[k]) for k in online)
     state = rng.normal(size=5).astype(np.float32)  # epsilon is 0 past half the run: greedy
     greedy = int(brain.agent.greedy(state[None])[0])
@@ -131,7 +131,7 @@ def test_pose_brain_sees_the_odometer_pose_and_learns_the_goal_bonus():
 
     env = SandCarEnv(map="wall")
     brain = Dqn(5, 3, brain="pose", seed=0, n_step=1)
-    assert brain.config.gamma == 0.99 and brain.agent.q_net(torch.zeros(1, 10)).shape == (1, 3)
+    assert brain.config.gamma == 0.99 and brain.agent.q_net(torch.zeros(1, 1, 10)).shape == (1, 1, 3)
     assert Dqn(5, 3, 0.95, brain="pose").config.gamma == 0.95 and Dqn(5, 3).config.gamma == 0.9
     # the brain's own choice, replaced by steering to the goal, so goals come in a few hundred frames
     brain.select_action = lambda state: 2 if state[3] > 0.05 else 1 if state[3] < -0.05 else 0
@@ -175,7 +175,7 @@ def test_route_brain_sees_its_waypoint_and_learns_progress_along_the_way():
 
     env = SandCarEnv(map="strokes")
     brain = Dqn(5, 3, brain="route", seed=0, n_step=1)
-    assert brain.config.gamma == 0.9 and brain.agent.q_net(torch.zeros(1, 12)).shape == (1, 3)
+    assert brain.config.gamma == 0.9 and brain.agent.q_net(torch.zeros(1, 1, 12)).shape == (1, 1, 3)
     brain.select_action = lambda state: 1 if state[10] < -0.05 else 2 if state[10] > 0.05 else 0
     obs, reward, goals, sand, expected, last = env.reset()[0], 0.0, 0, [], [0.0], None
     reached = False

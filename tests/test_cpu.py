@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -7,13 +8,11 @@ import torch
 
 from deepq.config import build_config
 from deepq.cpu import (
-    ThreadGovernor,
     cores,
     default_threads,
-    ensemble_processes,
     flushing_here,
     flushing_subnormals,
-    threads_spin,
+    member_processes,
     torch_threads,
 )
 from deepq.train import Trainer
@@ -29,14 +28,14 @@ def test_threads_follow_the_network_width_and_the_members():
 
 def test_seeds_get_one_process_per_core_unless_threads_are_chosen(monkeypatch):
     monkeypatch.setattr("deepq.cpu.cores", lambda: 4)
-    assert ensemble_processes(8, None, "cpu") == 4
-    assert ensemble_processes(3, None, "cpu") == 3  # never more processes than seeds
-    assert ensemble_processes(1, None, "cpu") == 1
-    assert ensemble_processes(8, 2, "cpu") == 1  # --threads 2: one process with two threads
-    assert ensemble_processes(8, None, "cuda") == 1
-    assert ensemble_processes(8, None, "auto") == (1 if torch.cuda.is_available() else 4)
+    assert member_processes(8, None, "cpu") == 4
+    assert member_processes(3, None, "cpu") == 3  # never more processes than seeds
+    assert member_processes(1, None, "cpu") == 1
+    assert member_processes(8, 2, "cpu") == 1  # --threads 2: one process with two threads
+    assert member_processes(8, None, "cuda") == 1
+    assert member_processes(8, None, "auto") == (1 if torch.cuda.is_available() else 4)
     monkeypatch.setattr("deepq.cpu.cores", lambda: 16)
-    assert ensemble_processes(16, None, "cpu") == 8
+    assert member_processes(16, None, "cpu") == 8
 
 
 def test_torch_threads_lowers_the_count_for_a_block_and_restores_it():
@@ -108,108 +107,44 @@ def test_deepq_train_flushes_on_every_thread_unless_told_not_to(tmp_path, settin
     assert list(map(int, out.stdout.split()[-3:])) == [0, nonzero, 0]
 
 
-# --- how idle OpenMP threads wait ---
-WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+# --- host hygiene ---
+HOST = """
+import json, os, random, sys
+import numpy as np
+before = dict(os.environ), random.getstate(), np.random.get_state()[1].tolist()
+import deepq, gymnasium
+after = dict(os.environ), random.getstate(), np.random.get_state()[1].tolist()
+gymnasium.make("deepq/SandCar-v0").close()
+print(json.dumps({"same": before == after, "torch": "torch" in sys.modules,
+                  "matplotlib": "matplotlib" in sys.modules}))
+"""
 
 
-def clean_env(**chosen: str) -> dict[str, str]:
-    """This environment without the wait variables (the test process's `import deepq` set one),
-    plus ``chosen``."""
-    return {**{k: v for k, v in os.environ.items() if k not in WAIT_VARIABLES}, **chosen}
+def test_importing_deepq_changes_nothing_and_registers_the_sand_car():
+    """In a fresh process: environment variables and global generators are untouched, torch and
+    matplotlib are not loaded, and deepq/SandCar-v0 can be made."""
+    out = subprocess.run([sys.executable, "-c", HOST], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == {"same": True, "torch": False, "matplotlib": False}
 
 
-def python(code: str, env: dict[str, str]) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          check=True).stdout.strip()
+RUN = """
+import json, random, sys
+import numpy as np, torch, matplotlib
+torch.set_num_threads(2); torch.manual_seed(123); random.seed(5); np.random.seed(5)
+backend = matplotlib.get_backend()
+state = torch.get_rng_state(), random.getstate(), np.random.get_state()[1].tolist()
+from deepq.config import build_config
+from deepq.train import Trainer
+config, _ = build_config("CartPole-v1", overrides={"learning_starts": 100, "eval_interval": 0, "eval_episodes": 2,
+                                                    "hidden_sizes": "8"})
+Trainer("CartPole-v1", config, run_dir=sys.argv[1], total_steps=300, device="cpu", progress=False, threads=1).run()
+print(json.dumps({"threads": torch.get_num_threads(), "backend": matplotlib.get_backend() == backend,
+                  "rng": (torch.equal(torch.get_rng_state(), state[0]) and random.getstate() == state[1]
+                          and np.random.get_state()[1].tolist() == state[2])}))
+"""
 
 
-REPORT = "import os; print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
-
-
-@pytest.mark.parametrize("chosen, expected", [({}, "PASSIVE None"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE None"),
-                                              ({"GOMP_SPINCOUNT": "10000"}, "None 10000")])
-def test_importing_deepq_lets_idle_threads_sleep_without_loading_torch_unless_told_otherwise(chosen, expected):
-    """Spinning OpenMP threads made a 2-thread --seeds run 3x slower beside any busy process; the
-    policy is read when torch loads, so `import deepq` must not load it."""
-    out = python(f"import sys, deepq; print('torch' in sys.modules); {REPORT}", clean_env(**chosen))
-    assert out.splitlines() == ["False", expected]
-
-
-def test_the_training_commands_spin_while_idle_and_the_others_leave_threads_asleep(tmp_path):
-    """`deepq train` and `deepq resume` choose the watched spin before torch loads; a user's own
-    choice, or torch already loaded, wins; `deepq presets` keeps the library's default."""
-    train = ("from deepq.cli import main\n"
-             f"main(['train', 'CartPole-v1', '--steps', '64', '--set', 'eval_interval=0', '--run-dir', "
-             f"r'{tmp_path / 'run'}', '--no-progress'])\n{REPORT}")
-    assert python(train, clean_env()).splitlines()[-1] == "ACTIVE 3000000"
-    assert python(train, clean_env(OMP_WAIT_POLICY="PASSIVE")).splitlines()[-1] == "PASSIVE None"
-    assert python("import torch\n" + train, clean_env()).splitlines()[-1] == "PASSIVE None"
-    presets = f"import contextlib, io\nfrom deepq.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n    main(['presets'])\n{REPORT}"
-    assert python(presets, clean_env()) == "PASSIVE None"
-
-
-@pytest.mark.parametrize("env, spins", [
-    ({}, False), ({"OMP_WAIT_POLICY": "PASSIVE"}, False), ({"OMP_WAIT_POLICY": "active"}, True),
-    ({"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "10000"}, False),  # libgomp reads the count first
-    ({"GOMP_SPINCOUNT": "3000000"}, True), ({"GOMP_SPINCOUNT": "300k"}, True), ({"GOMP_SPINCOUNT": "2M"}, True),
-    ({"GOMP_SPINCOUNT": "infinite"}, True), ({"GOMP_SPINCOUNT": "lots"}, False),
-])
-def test_threads_spin_reads_the_wait_policy_as_libgomp_does(monkeypatch, env, spins):
-    for name in WAIT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    assert threads_spin() is spins
-
-
-def test_the_governor_sees_another_busy_process():
-    """A busy loop in another process shows as (nearly) a core of someone else's work."""
-    governor = ThreadGovernor()
-    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
-    try:
-        import time
-
-        time.sleep(0.7)
-        governor.others_busy()  # the window from here on holds the busy loop only
-        time.sleep(1.0)
-        others = governor.others_busy()
-    finally:
-        busy.kill()
-        busy.wait()
-    assert others is not None and others > ThreadGovernor.BUSY
-
-
-def test_the_governor_drops_to_one_thread_while_others_are_busy_and_restores_after_two_quiet_checks(monkeypatch):
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        governor = ThreadGovernor()
-        assert governor.active
-        loads = iter([0.1, 0.9, 0.8, 0.1, 0.6, 0.1, 0.1, None, 0.9])
-        monkeypatch.setattr(governor, "others_busy", lambda: next(loads))
-        threads = []
-        for _ in range(9):
-            governor.check()
-            threads.append(torch.get_num_threads())
-        # quiet: 2; busy: 1; still busy: 1; quiet once: 1; busy again restarts the count: 1;
-        # two quiet checks in a row: 2; too soon to tell: unchanged; busy: 1
-        assert threads == [2, 1, 1, 1, 1, 1, 2, 2, 1]
-        governor.close()  # the run's count comes back when the loop ends
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_the_governor_leaves_sleeping_or_single_threads_alone(monkeypatch):
-    before = torch.get_num_threads()
-    try:
-        monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
-        torch.set_num_threads(2)
-        assert not ThreadGovernor().active
-        monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-        assert ThreadGovernor().active
-        torch.set_num_threads(1)
-        assert not ThreadGovernor().active
-    finally:
-        torch.set_num_threads(before)
+def test_a_run_puts_back_the_threads_and_leaves_the_generators_and_backend_alone(tmp_path):
+    out = subprocess.run([sys.executable, "-c", RUN, str(tmp_path / "run")], capture_output=True, text=True,
+                         check=True).stdout
+    assert json.loads(out.splitlines()[-1]) == {"threads": 2, "backend": True, "rng": True}

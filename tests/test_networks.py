@@ -1,6 +1,6 @@
 import torch
 
-from deepq.networks import MLP, NatureCNN, build_q_network
+from deepq.networks import MLP, MemberNets, NatureCNN, build_q_network
 
 
 def test_mlp_layer_sizes_follow_hidden_sizes():
@@ -10,14 +10,23 @@ def test_mlp_layer_sizes_follow_hidden_sizes():
     assert net(torch.zeros(7, 5)).shape == (7, 3)
 
 
-def test_dueling_head_advantages_have_zero_mean():
-    torch.manual_seed(0)
-    net = MLP(4, 6, (32,), dueling=True)
-    obs = torch.randn(10, 4)
-    q = net(obs)
-    features = net.body(obs)
-    advantage_part = q - net.head.value(features)
-    assert torch.allclose(advantage_part.mean(dim=1), torch.zeros(10), atol=1e-6)
+def test_dueling_head_against_hand_numbers():
+    """A(s) = [1, 2, 3] (mean 2) and V(s) = 2.5 give Q = V + A - mean A = [1.5, 2.5, 3.5], for
+    one network and for two members stacked."""
+    net = MLP(2, 3, (), dueling=True)
+    with torch.no_grad():
+        net.head.advantage.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+        net.head.advantage.bias.zero_()
+        net.head.value.weight.copy_(torch.tensor([[0.5, 0.5]]))
+        net.head.value.bias.fill_(1.0)
+    obs = torch.tensor([[1.0, 2.0]])
+    assert net(obs).tolist() == [[1.5, 2.5, 3.5]]
+    other = MLP(2, 3, (), dueling=True)
+    other.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        other.head.value.bias.fill_(0.0)  # V = 1.5: Q one lower
+    both = MemberNets([net, other])
+    assert both(obs.expand(2, 1, 2)).tolist() == [[[1.5, 2.5, 3.5]], [[0.5, 1.5, 2.5]]]
 
 
 def test_nature_cnn_takes_uint8_frames():

@@ -106,6 +106,11 @@ def train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], proce
         raise
     finally:
         stop.release()
+        while any(child.is_alive() for child in children):  # a child exits once its messages are read
+            try:
+                messages.get(timeout=0.1)
+            except queue.Empty:
+                pass
         for child in children:
             child.join()
         display.close()
