@@ -6,7 +6,7 @@
 Every run is the `deepq` command in its own process, one after another (never two at once).
 The separate runs are `deepq train ENV --seed K` (one torch thread, the command's default);
 the ensemble is `deepq train ENV --seeds 0-7` (its default: one process per core, each training
-its share of the seeds with one thread; ``deepq.ensemble.EnsembleProcesses``). Ensemble runs
+its share of the seeds with one thread; ``deepq.processes``). Ensemble runs
 are interleaved with the separate ones (E, half the seeds, E, the other half, E, ...) so both
 see the same load. Wall seconds are the training loop's (summary.json, evaluations included;
 for an ensemble the slowest member's); the process's own wall time, imports included, is shown

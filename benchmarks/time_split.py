@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import tempfile
 import time
 from collections import Counter
@@ -43,19 +42,15 @@ def timed(owner: Any, method: str, part: str) -> None:
 
 
 def main() -> None:
-    from deepq.cpu import spin_while_idle
+    import torch
 
-    spin_while_idle()  # as `deepq train` does, before torch loads: idle threads spin, watched by the loop
-    from deepq.agent import DQNAgent  # noqa: I001 (torch after deepq, below)
+    from deepq.agent import DQNAgent
     from deepq.cli import _seed_list
     from deepq.config import build_config
     from deepq.cpu import default_threads, flushing_subnormals
-    from deepq.ensemble import EnsembleAgent, EnsembleReplay, EnsembleTrainer
     from deepq.envs import ResumableVectorEnv
     from deepq.replay import NStepCollector, ReplayBuffer
     from deepq.train import Trainer
-
-    import torch  # after the wait policy is chosen, as in the command
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("env_id")
@@ -77,29 +72,21 @@ def main() -> None:
         timed(ResumableVectorEnv, "reset_done", "environment resets")
         run_dir = tempfile.mkdtemp(prefix="deepq-split-")
         name = preset.name if preset else None
-        if ensemble:
-            timed(EnsembleAgent, "act", "acting")
-            timed(EnsembleReplay, "sample", "replay sampling")
-            timed(EnsembleReplay, "add", "storing")
-            timed(NStepCollector, "push", "n-step windows")
-            timed(EnsembleTrainer, "_evaluate", "evaluations")
-            trainer: Any = EnsembleTrainer(args.env_id, config, args.seeds, run_dir, total_steps=args.steps,
-                                           device="cpu", progress=False, preset=name)
-        else:
-            timed(DQNAgent, "act", "acting")
-            timed(ReplayBuffer, "sample", "replay sampling")
-            timed(ReplayBuffer, "add", "storing")
-            timed(NStepCollector, "push", "n-step windows")
-            timed(Trainer, "_evaluate", "evaluations")
-            trainer = Trainer(args.env_id, config, seed=args.seed, run_dir=run_dir, total_steps=args.steps,
-                              device="cpu", progress=False, preset=name)
+        timed(DQNAgent, "act", "acting")
+        timed(ReplayBuffer, "sample", "replay sampling")
+        timed(ReplayBuffer, "add", "storing")
+        timed(NStepCollector, "push", "n-step windows")
+        timed(Trainer, "_evaluate", "evaluations")
+        trainer: Any = Trainer(args.env_id, config, seed=args.seed, seeds=args.seeds, run_dir=run_dir,
+                               total_steps=args.steps, device="cpu", progress=False, preset=name,
+                               threads=torch.get_num_threads())
         start = time.perf_counter()
         trainer.run()
         total = time.perf_counter() - start
 
         who = f"--seeds {args.seeds[0]}-{args.seeds[-1]}" if ensemble else f"seed {args.seed}"
         print(f"\n{args.env_id}, preset {name}, {who}, {torch.get_num_threads()} thread(s), "
-              f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}: {total:.2f} s")
+              f"{total:.2f} s")
         print(f"{'part':<22} {'seconds':>8} {'share':>7} {'calls':>8} {'µs a call':>10}")
         for part, seconds in totals.most_common():
             print(f"{part:<22} {seconds:>8.2f} {seconds / total:>7.1%} {calls[part]:>8} "
