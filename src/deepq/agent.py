@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepq.config import DQNConfig
+from deepq.fastpath import forward_keeping_inputs, mlp_gradients, td_loss_grad
 from deepq.networks import MemberNets, build_q_network
 from deepq.replay import Batch, MemberReplays
 from deepq.schedules import learning_rate_at, priority_beta_at
@@ -109,6 +110,9 @@ class DQNAgent:
         self.target_net: MemberNets | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.last_target_update = 0  # env step of the last target update
+        # Plain MLP members learn through deepq.fastpath (the same gradients, without autograd's
+        # bookkeeping); set to False to learn through autograd.
+        self.by_hand = self.q_net.mlp_dueling is False
         if not learner:  # acting only (deepq eval, DQN.load): no target network, no optimizer
             return
         # target_update_interval = 0: no target network, the online net bootstraps itself
@@ -166,14 +170,31 @@ class DQNAgent:
             next_value = next_state_value(next_q_target, next_q_online)
             target = td_target(batch.rewards, batch.terminated, next_value, batch.discounts)
 
-        predicted = q_taken(self.q_net(batch.obs), batch.actions)
-        losses = td_loss(predicted, target, config.loss, batch.weights)
-
-        self.optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()  # the members' losses summed: each member's gradient is its own
+        if self.by_hand:
+            predicted, losses = self._gradients_by_hand(batch, target)
+        else:
+            predicted = q_taken(self.q_net(batch.obs), batch.actions)
+            losses = td_loss(predicted, target, config.loss, batch.weights)
+            self.optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()  # the members' losses summed: each member's gradient is its own
         self.clip_and_step()
         return {"loss": losses.detach(), "q_taken": predicted.detach(),
                 "td_error": (target - predicted).detach()}  # new priorities for prioritized replay
+
+    def _gradients_by_hand(self, batch: Batch, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the autograd branch of ``learn`` computes, for plain MLP members (``deepq.fastpath``):
+        Q(s, a), each member's loss, and every parameter's ``.grad``."""
+        layers = self.q_net.mlp_layers()
+        single = self.members == 1  # the network's own (out, in) weights: rows without the member dimension
+        q_all, inputs = forward_keeping_inputs(layers, batch.obs[0] if single else batch.obs)
+        if single:
+            q_all = q_all.unsqueeze(0)
+        predicted = q_taken(q_all, batch.actions)
+        losses = td_loss(predicted, target, self.config.loss, batch.weights)
+        slope = td_loss_grad(predicted, target, self.config.loss, batch.weights)
+        grad_q = torch.zeros_like(q_all).scatter_(-1, batch.actions.long().unsqueeze(-1), slope.unsqueeze(-1))
+        mlp_gradients(layers, inputs, grad_q[0] if single else grad_q)
+        return predicted, losses
 
     def clip_and_step(self) -> None:
         """Clip each member's gradients as configured, then take the optimizer's step."""
@@ -187,7 +208,8 @@ class DQNAgent:
     def clip_grad_norm(self, max_norm: float) -> None:
         """Scale each member's gradients down to a global L2 norm of at most ``max_norm`` (the
         arithmetic of ``nn.utils.clip_grad_norm_``, member by member)."""
-        grads = [p.grad.view(self.members, -1) for p in self.q_net.parameters() if p.grad is not None]
+        grads = [p.grad.view(self.members, -1) for group in self.optimizer.param_groups for p in group["params"]
+                 if p.grad is not None]
         norms = torch.stack([torch.linalg.vector_norm(g, dim=1) for g in grads])  # (tensors, K)
         total = torch.linalg.vector_norm(norms, dim=0)
         scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)

@@ -69,10 +69,13 @@ class MLP(nn.Module):
             width = size
         self.body = nn.Sequential(*layers)
         self.head = QHead(width, n_actions, dueling)
+        # The linear layers in mlp_forward's order (a plain list, not registered twice): reading
+        # their weights costs less than walking the modules with parameters() at every call.
+        self.linears = [m for m in self.body if isinstance(m, nn.Linear)] + [
+            m for m in (self.head.advantage, self.head.value) if m is not None]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        params = list(self.parameters())  # body layers, then head.advantage (and head.value)
-        return mlp_forward(list(zip(params[::2], params[1::2], strict=True)), obs, self.head.dueling)
+        return mlp_forward([(m.weight, m.bias) for m in self.linears], obs, self.head.dueling)
 
 
 class MemberNets(nn.Module):
@@ -93,6 +96,8 @@ class MemberNets(nn.Module):
             raise ValueError("MemberNets needs at least one network")
         self.count = len(nets)
         self.names = [name for name, _ in nets[0].named_parameters()]
+        # The MLP's dueling flag when the members are MLPs (they run through mlp_forward), else None.
+        self.mlp_dueling = nets[0].head.dueling if isinstance(nets[0], MLP) else None
         if self.count == 1:
             self.single = nets[0]
             return
@@ -100,7 +105,6 @@ class MemberNets(nn.Module):
         if buffers:
             raise ValueError("MemberNets stacks parameters only; these networks have buffers")
         self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
-        self.mlp_dueling = nets[0].head.dueling if isinstance(nets[0], MLP) else None
         # The architecture, without weights of its own: functional_call supplies each member's.
         self.__dict__["base"] = copy.deepcopy(nets[0]).to("meta")
 
@@ -108,13 +112,20 @@ class MemberNets(nn.Module):
         if self.count == 1:
             return self.single(obs[0]).unsqueeze(0)
         if self.mlp_dueling is not None:
-            tensors = list(self.stacked)
-            return mlp_forward(list(zip(tensors[::2], tensors[1::2], strict=True)), obs, self.mlp_dueling)
+            return mlp_forward(self.mlp_layers(), obs, self.mlp_dueling)
         params = dict(zip(self.names, self.stacked, strict=True))
         return torch.func.vmap(self._member_forward)(params, obs)
 
     def _member_forward(self, params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
         return torch.func.functional_call(self.base, params, (obs,))
+
+    def mlp_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """MLP members' (weight, bias) pairs in ``mlp_forward`` order: the network's own for one
+        member (``(out, in)``), the stacked ones for several (``(K, out, in)``)."""
+        if self.count == 1:
+            return [(m.weight, m.bias) for m in self.single.linears]
+        tensors = list(self.stacked)
+        return list(zip(tensors[::2], tensors[1::2], strict=True))
 
     def member_tensors(self) -> list[torch.Tensor]:
         """The parameters in order, each with the member dimension first (a view for one member)."""
