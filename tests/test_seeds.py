@@ -153,13 +153,13 @@ def test_stop_when_solved_stops_each_member_at_its_own_solved_evaluation(tmp_pat
 
 
 def test_an_interrupted_seeds_run_resumes_bitwise(tmp_path):
-    """Four seeds stopped at step 600 and resumed end with bitwise the weights, optimizer state
-    and logs of four seeds trained without a stop."""
+    """Four seeds stopped at step 600 and resumed (their replay memories saved) end with bitwise
+    the weights and logs of four seeds trained without a stop."""
     config, _ = build_config("CartPole-v1", overrides={**SHORT, "eval_interval": 400})
     whole = Trainer("CartPole-v1", config, seeds=[0, 1, 2, 3], run_dir=tmp_path / "whole", total_steps=1200,
                     device="cpu", progress=False, threads=1).run()
     part = Trainer("CartPole-v1", config, seeds=[0, 1, 2, 3], run_dir=tmp_path / "part", total_steps=1200,
-                   device="cpu", progress=False, threads=1)
+                   device="cpu", progress=False, threads=1, save_replay=True)
 
     def stop_at_600(trainer):
         if trainer.clock.step >= 600:
@@ -184,7 +184,7 @@ def make_trainer(tmp_path, name, steps=1200):
 
 
 def test_seeds_over_processes_train_as_in_one_process(tmp_path):
-    summaries, stop = train_in_processes(make_trainer(tmp_path, "split"), [1, 3, 5], 2, 1200, progress=False)
+    summaries, stop = train_in_processes(make_trainer(tmp_path, "split"), [1, 3, 5], 2, progress=False)
     one = make_trainer(tmp_path, "one")([1, 3, 5]).run()
     assert stop is None and [s["seed"] for s in summaries] == [1, 3, 5]
     for seed, summary, other in zip([1, 3, 5], summaries, one, strict=True):
@@ -200,8 +200,9 @@ def test_a_process_that_fails_stops_the_run_with_its_error(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "seed-5").write_text("a file in the way of seed 5's run directory")
     with pytest.raises(RunError, match="seeds 5: cannot write to run directory"):
-        train_in_processes(make_trainer(tmp_path, "run", steps=50_000), [1, 5], 2, 50_000, progress=False)
-    assert not (tmp_path / "run" / "seed-1" / "summary.json").exists()  # stopped long before the end
+        train_in_processes(make_trainer(tmp_path, "run", steps=50_000), [1, 5], 2, progress=False)
+    summary = json.loads((tmp_path / "run" / "seed-1" / "summary.json").read_text())
+    assert summary["interrupted"] and summary["steps"] < 50_000  # stopped long before the end, and saved
 
 
 def deepq(*args):

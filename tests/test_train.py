@@ -72,7 +72,7 @@ def test_same_seed_gives_identical_metrics_and_weights(tmp_path):
 def test_resume_continues_counters_and_weights(tmp_path):
     trainer, summary = small_run(tmp_path, "r", steps=1000)
     resumed = Trainer.resume(tmp_path / "r", device="cpu", progress=False, total_steps=1600)
-    assert resumed.state.step == 1000 and resumed.state.episodes == summary["episodes"]
+    assert resumed.clock.step == 1000 and resumed.members[0].record.episodes == summary["episodes"]
     for a, b in zip(trainer.agent.q_net.parameters(), resumed.agent.q_net.parameters()):
         assert torch.equal(a, b)
     final = resumed.run()
@@ -115,7 +115,7 @@ def test_cartpole_learns_to_an_average_of_200(tmp_path):
 def interrupt_at(step):
     """A callback that sends this process a real SIGINT once the run reaches ``step``."""
     def callback(trainer):
-        if trainer.state.step == step:
+        if trainer.clock.step == step:
             os.kill(os.getpid(), signal.SIGINT)
     return callback
 
@@ -185,7 +185,7 @@ def test_a_replay_memory_larger_than_ram_is_refused(tmp_path):
 
 def test_a_second_ctrl_c_aborts_at_once_and_keeps_the_last_checkpoint(tmp_path):
     def twice(trainer):
-        if trainer.state.step == 650:
+        if trainer.clock.step == 650:
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
 

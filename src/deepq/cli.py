@@ -137,7 +137,9 @@ def _train_seeds(env_id: str, config: Any, seeds: list[int], run_dir: Path, thre
                  options: dict[str, Any], resume: bool = False) -> int:
     """Many seeds: one process per core on the CPU (``deepq.processes``), else one process."""
     from deepq.cpu import member_processes
-    from deepq.train import Trainer
+    from deepq.train import Trainer, check_distinct
+
+    check_distinct(seeds)
 
     processes = member_processes(len(seeds), threads, options.get("device", "auto"))
     if resume:
@@ -153,8 +155,7 @@ def _train_seeds(env_id: str, config: Any, seeds: list[int], run_dir: Path, thre
         from deepq.processes import train_in_processes
 
         summaries, stop_signal = train_in_processes(lambda group, display: make(group, display, 1), seeds,
-                                                    processes, make(seeds[:1]).total_steps,
-                                                    options.get("progress"))
+                                                    processes, options.get("progress"))
         if stop_signal is None:
             plot_runs([run_dir / f"seed-{seed}" for seed in seeds])
     else:

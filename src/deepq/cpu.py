@@ -74,28 +74,15 @@ def member_processes(members: int, threads: int | None, device: str) -> int:
 
 
 @contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with at most ``threads`` torch threads, then restore the count: while other
-    processes of ours keep cores busy, a thread that has to wait for one of them stalls every
-    parallel operation (an evaluation split over two processes took 2.3 s with two threads and
-    1.4 s with one on the 2-core machine)."""
+def torch_threads(threads: int, at_most: bool = False) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads (``at_most``: never more than the caller
+    had), then put the caller's count back. Evaluations split over processes use ``at_most``:
+    while other processes of ours keep cores busy, a thread that has to wait for one of them
+    stalls every parallel operation."""
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(threads, before)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextmanager
-def torch_threads_exactly(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch threads, then put the caller's count back."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads))
+    torch.set_num_threads(max(1, min(threads, before) if at_most else threads))
     try:
         yield
     finally:

@@ -66,7 +66,7 @@ def evaluate_members(
     try:
         for share in shares[1:]:
             steppers.append(_ForkedShare(share, [s.conn for s in steppers[1:]]))
-        with torch_threads(cores() - len(shares) + 1):  # the forked blocks keep their cores busy
+        with torch_threads(cores() - len(shares) + 1, at_most=True):  # the forked blocks keep their cores busy
             _run_blocks(policy, obs, steppers, returns)
     finally:
         for stepper in steppers[1:]:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import sys
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+_state = random.getstate()  # rich draws from Python's global generator when it is first imported:
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+
+random.setstate(_state)  # the caller's generator is left where it was
+del _state
 
 METRICS_FIELDS = ["global_step", "episode", "return", "length", "epsilon", "wall_seconds"]
 EVAL_FIELDS = ["global_step", "wall_seconds", "mean", "std", "episodes"]

@@ -58,11 +58,11 @@ def _train_group(make: Callable[..., Trainer], index: int, seeds: list[int], mes
 
 
 def train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], processes: int,
-                       total_steps: int, progress: bool | None = None) -> tuple[list[dict[str, Any]], int | None]:
+                       progress: bool | None = None) -> tuple[list[dict[str, Any]], int | None]:
     """Train ``seeds`` in ``processes`` groups, each ``make(group_seeds, display)`` run in a
     child; returns the members' summaries in seed order and the signal that stopped the run."""
     groups = [[int(s) for s in g] for g in np.array_split(np.array(list(seeds)), max(1, min(processes, len(seeds))))]
-    make(groups[0], _QueueDisplay(None, 0))  # bad settings fail here, before any process starts
+    total_steps = make(groups[0], _QueueDisplay(None, 0)).total_steps  # bad settings fail here, before any fork
     context = multiprocessing.get_context("fork")
     messages = context.Queue()
     children = [context.Process(target=_train_group, args=(make, i, g, messages, os.getpid()), daemon=False)

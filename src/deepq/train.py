@@ -38,7 +38,7 @@ from deepq.checkpoint import (
     load_file,
 )
 from deepq.config import DQNConfig
-from deepq.cpu import flushing_subnormals, torch_threads_exactly
+from deepq.cpu import flushing_subnormals, torch_threads
 from deepq.envs import ResumableVectorEnv, env_spaces
 from deepq.envs.atari import clip_reward
 from deepq.errors import RunError
@@ -120,7 +120,6 @@ class Counters:
 
     step: int = 0  # env steps taken by each member, over its environments
     gradient_steps: int = 0
-    last_target_update: int = 0
     next_eval: int = 0
     next_checkpoint: int = 0
     wall_seconds: float = 0.0  # time spent in earlier sessions of this run
@@ -288,7 +287,7 @@ class Trainer:
         from deepq.cpu import default_threads
 
         threads = self.threads or default_threads(self.config, len(self.seeds))
-        with flushing_subnormals(), torch_threads_exactly(threads):
+        with flushing_subnormals(), torch_threads(threads):
             summaries = self._train(callback)
         return summaries if self.all_seeds is not None else summaries[0]
 
@@ -347,9 +346,7 @@ class Trainer:
                 # learn
                 if (clock.step >= config.learning_starts and len(self.replays) >= min_replay
                         and (clock.step // n) % config.train_freq == 0):
-                    agent.last_target_update = clock.last_target_update
                     info = agent.learn_round(self.replays, clock.step, self.total_steps, gradient_steps)
-                    clock.last_target_update = agent.last_target_update
                     clock.gradient_steps += gradient_steps
                     if clock.gradient_steps % 100 < gradient_steps:
                         self._log_losses(info)
@@ -636,7 +633,7 @@ class Trainer:
         for data in saved:
             check_compatible(data, trainer.env_id, trainer.obs_shape, trainer.n_actions)
         agents = [dict(data["agent"]) for data in saved]
-        for agent, data in zip(agents, saved, strict=True):
+        for agent, data in zip(agents, saved, strict=True):  # older checkpoints kept it with the counters
             agent.setdefault("last_target_update", data["progress"].get("last_target_update", 0))
         trainer.agent.load_member_state_dicts(agents)
         trainer.clock = Counters(**{key: first["progress"][key] for key in COUNTER_KEYS})

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 
 from deepq.car.brain import Dqn
-from deepq.cpu import torch_threads_exactly
+from deepq.cpu import torch_threads
 from deepq.envs.sandcar import SandCarEnv
 from deepq.errors import RunError
 
@@ -39,7 +39,7 @@ def train_car(
     except OSError as error:
         raise RunError(f"cannot write to run directory {run_dir} ({error.strerror}); choose another with "
                        "--run-dir") from None
-    with torch_threads_exactly(1):  # networks of 30 or 64 units: threads only add overhead
+    with torch_threads(1):  # networks of 30 or 64 units: threads only add overhead
         return _train(map_name, frames, seed, run_dir, brain, width, height, progress, overrides, env)
 
 
