@@ -38,7 +38,8 @@ def random_batch(k, seed, weights):
 def test_learning_by_hand_takes_autograds_steps(members, overrides, weights):
     config, _ = build_config("CartPole-v1", overrides={"hidden_sizes": "16,8", **overrides})
     by_hand = DQNAgent((4,), 3, config, seeds=range(members))
-    assert by_hand.by_hand  # plain MLPs learn by hand by default
+    assert by_hand.by_hand == (members == 1)  # by default: one plain MLP under 256 units
+    by_hand.by_hand = True
     by_autograd = copy.deepcopy(by_hand)
     by_autograd.by_hand = False
     for step in range(5):
@@ -50,7 +51,9 @@ def test_learning_by_hand_takes_autograds_steps(members, overrides, weights):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
-def test_dueling_and_frame_networks_learn_through_autograd():
+def test_dueling_frame_and_wide_networks_learn_through_autograd():
+    config, _ = build_config("CartPole-v1", overrides={"hidden_sizes": "256,256"})
+    assert not DQNAgent((4,), 2, config).by_hand
     config, _ = build_config("CartPole-v1", overrides={"dueling": True})
     assert not DQNAgent((4,), 2, config).by_hand
     config, _ = build_config("CartPole-v1")

@@ -74,7 +74,8 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adagrad": torch.optim.Adagrad,
     "sgd": torch.optim.SGD,
 }
-FUSED_OPTIMIZERS = ("adam", "adagrad", "sgd")  # a fused kernel updates all parameters in one call
+FUSED_OPTIMIZERS = ("adam", "adagrad", "sgd")
+BY_HAND_WIDTH = 256  # units: from here on, and for stacked members, autograd is as fast  # a fused kernel updates all parameters in one call
 
 
 def build_nets(obs_shape: tuple[int, ...], n_actions: int, config: DQNConfig,
@@ -110,9 +111,11 @@ class DQNAgent:
         self.target_net: MemberNets | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.last_target_update = 0  # env step of the last target update
-        # Plain MLP members learn through deepq.fastpath (the same gradients, without autograd's
-        # bookkeeping); set to False to learn through autograd.
-        self.by_hand = self.q_net.mlp_dueling is False
+        # One plain MLP under BY_HAND_WIDTH units wide learns through deepq.fastpath (the same
+        # gradients without autograd's bookkeeping), where it measured >= 1.2x faster
+        # (benchmarks/fastpath.py); anything else, or by_hand = False, learns through autograd.
+        self.by_hand = (self.q_net.mlp_dueling is False and self.members == 1
+                        and max(config.hidden_sizes, default=0) < BY_HAND_WIDTH)
         if not learner:  # acting only (deepq eval, DQN.load): no target network, no optimizer
             return
         # target_update_interval = 0: no target network, the online net bootstraps itself

@@ -3,9 +3,9 @@
 Autograd's per-step bookkeeping (building the graph, running its engine) is most of a small
 network's learn step; for the sand car's 5-30-3 brain and CartPole's MLPs the products
 themselves are cheap. ``mlp_gradients`` computes the same gradients with public tensor
-operations, for one network or K stacked members alike. ``DQNAgent`` uses it only for plain
-MLPs, where it measured faster (docs/performance.md); ``tests/test_fastpath.py`` checks it
-against autograd.
+operations, for one network or K stacked members alike. ``DQNAgent`` uses it only where it
+measured at least 1.2x faster (``benchmarks/fastpath.py``, docs/performance.md): one plain MLP
+under ``BY_HAND_WIDTH`` units wide. ``tests/test_fastpath.py`` checks it against autograd.
 """
 
 from __future__ import annotations
