@@ -211,11 +211,13 @@ def deepq(*args):
 
 def test_the_command_trains_seeds_into_their_own_run_directories(tmp_path):
     run = tmp_path / "many"
-    result = deepq("train", "CartPole-v1", "--seeds", "0-2", "--steps", "900", "--run-dir", str(run),
-                   "--no-progress", "--set", "learning_starts=300", "eval_episodes=5", "hidden_sizes=16,16")
+    # 128-unit layers: stacked, the members' tensors are large enough for OpenMP's threads, which
+    # must not exist when the processes fork (a forked copy could deadlock)
+    result = deepq("train", "CartPole-v1", "--seeds", "0-3", "--steps", "900", "--run-dir", str(run),
+                   "--no-progress", "--set", "learning_starts=300", "eval_episodes=5", "hidden_sizes=128,128")
     assert result.returncode == 0, result.stderr
-    assert "3 seeds in" in result.stdout
-    for seed in range(3):
+    assert "4 seeds in" in result.stdout
+    for seed in range(4):
         member = run / f"seed-{seed}"
         for name in ("config.json", "metrics.csv", "evaluations.csv", "summary.json", "model.pt",
                      "checkpoint.pt", "learning_curve.png"):
@@ -225,7 +227,7 @@ def test_the_command_trains_seeds_into_their_own_run_directories(tmp_path):
     result = deepq("eval", str(run / "seed-2"), "--episodes", "3", "--json")  # a plain model file
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["episodes"] == 3
-    result = deepq("train", "CartPole-v1", "--seeds", "0-2", "--run-dir", str(run))
+    result = deepq("train", "CartPole-v1", "--seeds", "0-3", "--run-dir", str(run))
     assert result.returncode == 2 and "already holds a run" in result.stderr
 
     for args, message in [(["--seeds", "0,0"], "lists a seed twice"),

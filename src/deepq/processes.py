@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from deepq.cpu import torch_threads
 from deepq.errors import DeepQError, RunError
 from deepq.logging import ProgressDisplay
 from deepq.train import StopRequest, Trainer
@@ -60,7 +61,16 @@ def _train_group(make: Callable[..., Trainer], index: int, seeds: list[int], mes
 def train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], processes: int,
                        progress: bool | None = None) -> tuple[list[dict[str, Any]], int | None]:
     """Train ``seeds`` in ``processes`` groups, each ``make(group_seeds, display)`` run in a
-    child; returns the members' summaries in seed order and the signal that stopped the run."""
+    child; returns the members' summaries in seed order and the signal that stopped the run.
+
+    This process runs torch on one thread meanwhile: a child forked while OpenMP's worker
+    threads exist can deadlock in its first parallel operation."""
+    with torch_threads(1):
+        return _train_in_processes(make, seeds, processes, progress)
+
+
+def _train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], processes: int,
+                        progress: bool | None) -> tuple[list[dict[str, Any]], int | None]:
     groups = [[int(s) for s in g] for g in np.array_split(np.array(list(seeds)), max(1, min(processes, len(seeds))))]
     total_steps = make(groups[0], _QueueDisplay(None, 0)).total_steps  # bad settings fail here, before any fork
     context = multiprocessing.get_context("fork")
