@@ -166,38 +166,46 @@ class DQNAgent:
         """One gradient step for every member on its ``(K, B)`` rows; returns each member's loss
         ``(K,)``, Q(s, a) and TD errors ``(K, B)`` (detached)."""
         config = self.config
+        online_next = config.double or self.target_net is None  # does the target need Q_online(s')?
+        if self.by_hand:  # one forward pass for s and s' together, keeping each layer's input
+            q_values, next_q_online, inputs = self._forward_by_hand(batch, online_next)
+        else:
+            q_values, next_q_online = self.q_net(batch.obs), None
         with torch.no_grad():
-            bootstrap_net = self.target_net if self.target_net is not None else self.q_net
-            next_q_target = bootstrap_net(batch.next_obs)
-            next_q_online = self.q_net(batch.next_obs) if config.double else None
-            next_value = next_state_value(next_q_target, next_q_online)
+            if online_next and next_q_online is None:
+                next_q_online = self.q_net(batch.next_obs)
+            next_q_target = self.target_net(batch.next_obs) if self.target_net is not None else next_q_online
+            next_value = next_state_value(next_q_target, next_q_online if config.double else None)
             target = td_target(batch.rewards, batch.terminated, next_value, batch.discounts)
 
+        predicted = q_taken(q_values, batch.actions)
+        losses = td_loss(predicted, target, config.loss, batch.weights)
         if self.by_hand:
-            predicted, losses = self._gradients_by_hand(batch, target)
+            slope = td_loss_grad(predicted, target, config.loss, batch.weights)
+            grad_q = torch.zeros_like(q_values).scatter_(-1, batch.actions.long().unsqueeze(-1), slope.unsqueeze(-1))
+            mlp_gradients(self.q_net.mlp_layers(), inputs, grad_q[0] if self.members == 1 else grad_q)
         else:
-            predicted = q_taken(self.q_net(batch.obs), batch.actions)
-            losses = td_loss(predicted, target, config.loss, batch.weights)
             self.optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()  # the members' losses summed: each member's gradient is its own
         self.clip_and_step()
         return {"loss": losses.detach(), "q_taken": predicted.detach(),
                 "td_error": (target - predicted).detach()}  # new priorities for prioritized replay
 
-    def _gradients_by_hand(self, batch: Batch, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the autograd branch of ``learn`` computes, for plain MLP members (``deepq.fastpath``):
-        Q(s, a), each member's loss, and every parameter's ``.grad``."""
-        layers = self.q_net.mlp_layers()
+    def _forward_by_hand(self, batch: Batch, with_next: bool) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                                          list[torch.Tensor]]:
+        """Q(s) ``(K, B, A)``, Q_online(s') when ``with_next`` (from the same pass), and the layer
+        inputs of the s rows, for ``deepq.fastpath.mlp_gradients``."""
         single = self.members == 1  # the network's own (out, in) weights: rows without the member dimension
-        q_all, inputs = forward_keeping_inputs(layers, batch.obs[0] if single else batch.obs)
+        obs = batch.obs[0] if single else batch.obs
+        rows = obs.shape[-2]
+        if with_next:
+            obs = torch.cat([obs, batch.next_obs[0] if single else batch.next_obs], dim=-2)
+        q_all, inputs = forward_keeping_inputs(self.q_net.mlp_layers(), obs)
         if single:
             q_all = q_all.unsqueeze(0)
-        predicted = q_taken(q_all, batch.actions)
-        losses = td_loss(predicted, target, self.config.loss, batch.weights)
-        slope = td_loss_grad(predicted, target, self.config.loss, batch.weights)
-        grad_q = torch.zeros_like(q_all).scatter_(-1, batch.actions.long().unsqueeze(-1), slope.unsqueeze(-1))
-        mlp_gradients(layers, inputs, grad_q[0] if single else grad_q)
-        return predicted, losses
+        if not with_next:
+            return q_all, None, inputs
+        return q_all[..., :rows, :], q_all[..., rows:, :], [x[..., :rows, :] for x in inputs]
 
     def clip_and_step(self) -> None:
         """Clip each member's gradients as configured, then take the optimizer's step."""
@@ -211,6 +219,9 @@ class DQNAgent:
     def clip_grad_norm(self, max_norm: float) -> None:
         """Scale each member's gradients down to a global L2 norm of at most ``max_norm`` (the
         arithmetic of ``nn.utils.clip_grad_norm_``, member by member)."""
+        if self.members == 1:
+            nn.utils.clip_grad_norm_(self.q_net.parameters(), max_norm, foreach=True)
+            return
         grads = [p.grad.view(self.members, -1) for group in self.optimizer.param_groups for p in group["params"]
                  if p.grad is not None]
         norms = torch.stack([torch.linalg.vector_norm(g, dim=1) for g in grads])  # (tensors, K)
