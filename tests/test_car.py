@@ -109,11 +109,12 @@ def test_brain_hyperparameters_can_be_changed():
                 exploration="epsilon", exploration_fraction=0.5, exploration_final_eps=0.0, total_steps=200)
     assert brain.config.hidden_sizes == (60, 40, 25) and brain.config.gamma == 0.95 and brain.config.double
     rng = np.random.default_rng(0)
-    for _ in range(149):
+    for _ in range(150):
         brain.update(float(rng.normal()), rng.normal(size=5))
     online, target = brain.agent.q_net.member_state_dict(0), brain.agent.target_net.member_state_dict(0)
-    assert not all(torch.equal(online[k], target[k]) for k in online)  # last copied at frame 100
-    brain.update(0.0, rng.normal(size=5))  # frame 150: copied again
+    # the training loop's schedule: copied at the first learn step (frame 101), then 50 frames on
+    assert not all(torch.equal(online[k], target[k]) for k in online)  # last copied at frame 101
+    brain.update(0.0, rng.normal(size=5))  # frame 151: copied again
     online, target = brain.agent.q_net.member_state_dict(0), brain.agent.target_net.member_state_dict(0)
     assert all(torch.equal(online[k], target[k]) for k in online)
     state = rng.normal(size=5).astype(np.float32)  # epsilon is 0 past half the run: greedy

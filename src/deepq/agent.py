@@ -246,7 +246,7 @@ class DQNAgent:
                     gradient_steps: int = 1) -> dict[str, torch.Tensor]:
         """The learning of one environment step, for the training loop and the car alike: the
         schedules at ``step``, ``gradient_steps`` gradient steps, then the target update when
-        ``step`` has reached another multiple of ``target_update_interval`` since the last one."""
+        ``target_update_interval`` steps have passed since the last one."""
         config = self.config
         if not isinstance(replays, MemberReplays):
             replays = MemberReplays([replays])
@@ -256,7 +256,7 @@ class DQNAgent:
         for _ in range(gradient_steps):
             info = self.learn_from(replays, config.batch_size)
         interval = config.target_update_interval
-        if interval and step // interval > self.last_target_update // interval:
+        if interval and step - self.last_target_update >= interval:
             self.update_target()
             self.last_target_update = step
         return info
