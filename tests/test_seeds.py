@@ -120,9 +120,14 @@ def test_a_member_does_not_depend_on_the_others(tmp_path):
 
 def test_a_member_trains_as_its_seed_would_alone(tmp_path):
     """A member matches a one-seed run of its seed (environments, exploration, replay samples,
-    initial weights), up to floating-point rounding."""
-    summaries = run_seeds(tmp_path, "many", [0, 7])
+    initial weights), up to floating-point rounding. Both take the hand-written gradients (a
+    one-seed run's default): autograd's batched backward rounds differently, and 1,200 steps
+    amplify it past these bounds."""
     config, _ = build_config("CartPole-v1", overrides=SHORT)
+    many = Trainer("CartPole-v1", config, seeds=[0, 7], run_dir=tmp_path / "many", total_steps=1200,
+                   device="cpu", progress=False, threads=1)
+    many.agent.by_hand = True
+    summaries = many.run()
     solo = Trainer("CartPole-v1", config, seed=7, run_dir=tmp_path / "solo", total_steps=1200,
                    device="cpu", progress=False, threads=1).run()
     member = tmp_path / "many" / "seed-7"

@@ -219,9 +219,6 @@ class DQNAgent:
     def clip_grad_norm(self, max_norm: float) -> None:
         """Scale each member's gradients down to a global L2 norm of at most ``max_norm`` (the
         arithmetic of ``nn.utils.clip_grad_norm_``, member by member)."""
-        if self.members == 1:
-            nn.utils.clip_grad_norm_(self.q_net.parameters(), max_norm, foreach=True)
-            return
         grads = [p.grad.view(self.members, -1) for group in self.optimizer.param_groups for p in group["params"]
                  if p.grad is not None]
         norms = torch.stack([torch.linalg.vector_norm(g, dim=1) for g in grads])  # (tensors, K)
