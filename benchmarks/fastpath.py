@@ -5,7 +5,7 @@
 For each network and member count, two copies of one agent learn from the same fixed batches,
 one by hand and one through autograd, alternating blocks of ``--steps`` learn steps; prints
 the median µs per learn step of each and their ratio (one torch thread, as `deepq train`
-uses for these widths).
+uses for these widths, subnormal floats flushed as `deepq train` does).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 
 from deepq.agent import DQNAgent
 from deepq.config import build_config
+from deepq.cpu import flushing_subnormals
 from deepq.replay import Batch
 
 CASES = [  # (name, obs_dim, actions, overrides, members)
@@ -48,6 +49,7 @@ def main() -> None:
     for name, obs_dim, actions, overrides, members in CASES:
         config, _ = build_config("CartPole-v1", overrides=overrides)
         hand = DQNAgent((obs_dim,), actions, config, seeds=range(members))
+        hand.by_hand = True  # whatever the agent would choose for this network
         auto = copy.deepcopy(hand)
         auto.by_hand = False
         fixed = batch(members, config.batch_size, obs_dim, actions)
@@ -64,4 +66,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with flushing_subnormals():
+        main()

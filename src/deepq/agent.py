@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.adam import adam
 
 from deepq.config import DQNConfig
 from deepq.fastpath import forward_keeping_inputs, mlp_gradients, td_loss_grad
@@ -75,7 +76,7 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
 }
 FUSED_OPTIMIZERS = ("adam", "adagrad", "sgd")
-BY_HAND_WIDTH = 256  # units: from here on, and for stacked members, autograd is as fast  # a fused kernel updates all parameters in one call
+BY_HAND_WIDTH = 256  # units: from here on, and for stacked members, autograd is as fast
 
 
 def build_nets(obs_shape: tuple[int, ...], n_actions: int, config: DQNConfig,
@@ -123,8 +124,11 @@ class DQNAgent:
         if config.target_update_interval > 0:
             self.target_net = copy.deepcopy(self.q_net)
             self.target_net.requires_grad_(False)
+            self.target_net.flatten_(grads=False)
+        # The optimizer, clipping and target copies work on the one tensor that holds
+        # every weight (MemberNets.flatten_): one call each, whatever the network's layer count.
         fused = {"fused": True} if config.optimizer in FUSED_OPTIMIZERS else {}
-        self.optimizer = OPTIMIZERS[config.optimizer](self.q_net.parameters(), lr=config.learning_rate, **fused)
+        self.optimizer = OPTIMIZERS[config.optimizer]([self.q_net.flatten_()], lr=config.learning_rate, **fused)
 
     # --- acting ---
     @torch.inference_mode()
@@ -184,9 +188,10 @@ class DQNAgent:
             slope = td_loss_grad(predicted, target, config.loss, batch.weights)
             grad_q = torch.zeros_like(q_values).scatter_(-1, batch.actions.long().unsqueeze(-1), slope.unsqueeze(-1))
             mlp_gradients(self.q_net.mlp_layers(), inputs, grad_q[0] if self.members == 1 else grad_q)
-        else:
-            self.optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()  # the members' losses summed: each member's gradient is its own
+        else:  # the members' losses summed: each member's gradient is its own
+            params = self.q_net.parameters_in_order
+            for param, grad in zip(params, torch.autograd.grad(losses.sum(), params), strict=True):
+                param.grad.copy_(grad)  # into flat.grad (autograd would replace a view it does not own)
         self.clip_and_step()
         return {"loss": losses.detach(), "q_taken": predicted.detach(),
                 "td_error": (target - predicted).detach()}  # new priorities for prioritized replay
@@ -211,22 +216,38 @@ class DQNAgent:
         """Clip each member's gradients as configured, then take the optimizer's step."""
         config = self.config
         if config.grad_clip_value > 0:
-            nn.utils.clip_grad_value_(self.q_net.parameters(), config.grad_clip_value)
+            self.q_net.flat.grad.clamp_(-config.grad_clip_value, config.grad_clip_value)
         if config.max_grad_norm > 0:
             self.clip_grad_norm(config.max_grad_norm)
-        self.optimizer.step()
+        self.optimizer_step()
+
+    def optimizer_step(self) -> None:
+        """``self.optimizer.step()``. Adam, once its state exists, runs its public functional
+        update (``torch.optim.adam.adam``) on that state with the group's settings: the same
+        arithmetic as ``step()``, without the wrapper's per-call hooks and bookkeeping."""
+        optimizer, flat = self.optimizer, self.q_net.flat
+        state = optimizer.state.get(flat)
+        if type(optimizer) is not torch.optim.Adam or not state:
+            optimizer.step()
+            return
+        group = optimizer.param_groups[0]
+        beta1, beta2 = group["betas"]
+        with torch.no_grad():
+            adam([flat], [flat.grad], [state["exp_avg"]], [state["exp_avg_sq"]],
+                 [state["max_exp_avg_sq"]] if group["amsgrad"] else [], [state["step"]],
+                 foreach=group["foreach"], capturable=group["capturable"], differentiable=False,
+                 fused=group["fused"], decoupled_weight_decay=group["decoupled_weight_decay"],
+                 amsgrad=group["amsgrad"], beta1=beta1, beta2=beta2, lr=group["lr"],
+                 weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
 
     def clip_grad_norm(self, max_norm: float) -> None:
-        """Scale each member's gradients down to a global L2 norm of at most ``max_norm`` (the
-        arithmetic of ``nn.utils.clip_grad_norm_``, member by member)."""
-        grads = [p.grad.view(self.members, -1) for group in self.optimizer.param_groups for p in group["params"]
-                 if p.grad is not None]
-        norms = torch.stack([torch.linalg.vector_norm(g, dim=1) for g in grads])  # (tensors, K)
-        total = torch.linalg.vector_norm(norms, dim=0)
+        """Scale each member's gradients down to an L2 norm, over all its weights, of at most
+        ``max_norm`` (``nn.utils.clip_grad_norm_``'s rule, member by member)."""
+        grads = self.q_net.flat.grad  # (K, P): member k's gradients are row k
+        total = torch.linalg.vector_norm(grads, dim=1)
         scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
         if bool((scale < 1.0).any()):
-            for g in grads:
-                g.mul_(scale.unsqueeze(1))
+            grads.mul_(scale.unsqueeze(1))
 
     def learn_from(self, replays: MemberReplays | Any, batch_size: int) -> dict[str, torch.Tensor]:
         """One gradient step on a batch sampled from ``replays`` (one memory per member, or a
@@ -263,12 +284,10 @@ class DQNAgent:
         if self.target_net is None:
             return
         tau = self.config.tau
-        with torch.no_grad():
-            for target, online in zip(self.target_net.parameters(), self.q_net.parameters(), strict=True):
-                if tau >= 1.0:
-                    target.copy_(online)
-                else:
-                    target.lerp_(online, tau)
+        if tau >= 1.0:
+            self.target_net.flat.copy_(self.q_net.flat)
+        else:
+            self.target_net.flat.lerp_(self.q_net.flat, tau)
 
     # --- persistence: each member's part is what a one-member agent saves ---
     def member_state_dict(self, k: int) -> dict[str, Any]:
@@ -276,7 +295,7 @@ class DQNAgent:
         return {
             "q_net": self.q_net.member_state_dict(k),
             "target_net": None if self.target_net is None else self.target_net.member_state_dict(k),
-            "optimizer": self._member_optimizer_state(k),
+            "optimizer": self.member_optimizer_state(k),
             "last_target_update": self.last_target_update,
         }
 
@@ -289,35 +308,44 @@ class DQNAgent:
             if self.target_net is not None and state.get("target_net") is not None:
                 self.target_net.load_member_state_dict(k, state["target_net"])
         if self.optimizer is not None:
-            self._load_optimizer_states([state["optimizer"] for state in states])
+            self.load_optimizer_states([state["optimizer"] for state in states])
         self.last_target_update = int(states[0].get("last_target_update", self.last_target_update))
 
-    def _member_optimizer_state(self, k: int) -> dict[str, Any]:
-        """Member ``k``'s slice of the optimizer's state: per-weight tensors sliced, counters kept."""
+    def member_optimizer_state(self, k: int) -> dict[str, Any]:
+        """Member ``k``'s optimizer state as an optimizer over its own network's parameters
+        saves it: one entry per parameter, its columns of row k of each state tensor."""
         full = self.optimizer.state_dict()
-        tensors = self.q_net.member_tensors()
-        state = {}
-        for i, values in full["state"].items():
-            state[i] = {key: self._slice(value, tensors[i], k) for key, value in values.items()}
-        return {"state": state, "param_groups": full["param_groups"]}
+        flat_state = full["state"].get(0, {})
+        state = {i: {key: self._member_block(value, i, k) for key, value in flat_state.items()}
+                 for i in range(len(self.q_net.segments))} if flat_state else {}
+        groups = [{**group, "params": list(range(len(self.q_net.segments)))} for group in full["param_groups"]]
+        return {"state": state, "param_groups": groups}
 
-    def _slice(self, value: Any, param: torch.Tensor, k: int) -> Any:
-        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape == param.shape[1:] \
-                and self.members == 1:
-            return value.clone()
-        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape == param.shape:
-            return value[k].clone()
-        return value
+    def _member_block(self, value: Any, i: int, k: int) -> Any:
+        """Member ``k``'s values of parameter ``i`` from a ``(K, P)`` per-weight state; anything
+        else (a step count) is copied as it is."""
+        if not isinstance(value, torch.Tensor) or value.shape != self.q_net.flat.shape:
+            return _copy(value)
+        start, shape = self.q_net.segments[i]
+        return value[k, start:start + shape.numel()].reshape(shape).clone()
 
-    def _load_optimizer_states(self, states: Sequence[dict[str, Any]]) -> None:
-        tensors = self.q_net.member_tensors()
-        merged: dict[int, dict[str, Any]] = {}
-        for i, values in states[0]["state"].items():
-            merged[int(i)] = {}
-            for key, value in values.items():
-                per_weight = isinstance(value, torch.Tensor) and value.dim() > 0 \
-                    and value.shape == tensors[int(i)].shape[1:]
-                if per_weight and self.members > 1:
-                    value = torch.stack([state["state"][i][key] for state in states])
-                merged[int(i)][key] = value
-        self.optimizer.load_state_dict({"state": merged, "param_groups": states[0]["param_groups"]})
+    def load_optimizer_states(self, states: Sequence[dict[str, Any]]) -> None:
+        """Rebuild the optimizer's state over ``flat`` from each member's per-parameter state."""
+        segments = self.q_net.segments
+        per_param = [[state["state"][i] for i in sorted(state["state"], key=int)] for state in states]
+        merged: dict[str, Any] = {}
+        if per_param[0]:
+            if any(len(entries) != len(segments) for entries in per_param):
+                raise ValueError(f"optimizer state for {len(per_param[0])} weights; the network has {len(segments)}")
+            for key, value in per_param[0][0].items():
+                if isinstance(value, torch.Tensor) and value.shape == segments[0][1]:
+                    merged[key] = torch.stack([torch.cat([entry[key].reshape(-1) for entry in entries])
+                                               for entries in per_param])
+                else:
+                    merged[key] = value
+        groups = [{**group, "params": [0]} for group in states[0]["param_groups"]]
+        self.optimizer.load_state_dict({"state": {0: merged} if merged else {}, "param_groups": groups})
+
+
+def _copy(value: Any) -> Any:
+    return value.clone() if isinstance(value, torch.Tensor) else value

@@ -34,20 +34,23 @@ def forward_keeping_inputs(layers: Sequence[tuple[torch.Tensor, torch.Tensor]],
     """A plain MLP's Q-values and each layer's input (all ``mlp_gradients`` needs)."""
     inputs = [obs.float()]
     for weight, bias in layers[:-1]:
-        inputs.append(linear(inputs[-1], weight, bias).relu())
+        inputs.append(linear(inputs[-1], weight, bias).relu_())
     return linear(inputs[-1], *layers[-1]), inputs
 
 
 @torch.no_grad()
 def mlp_gradients(layers: Sequence[tuple[torch.Tensor, torch.Tensor]], inputs: Sequence[torch.Tensor],
                   grad_q: torch.Tensor) -> None:
-    """Set each weight's and bias's ``.grad`` from d(loss)/d(Q) for the rows whose layer inputs
-    are ``inputs``. Layer by layer, last first, for y = x W^T + b: dW = dy^T x, db = the sum of
-    dy over the rows, dx = dy W, passed back only where the ReLU that made x was on."""
+    """Write each weight's and bias's ``.grad`` (into it, where it exists) from d(loss)/d(Q)
+    for the rows whose layer inputs are ``inputs``. Layer by layer, last first, for
+    y = x W^T + b: dW = dy^T x, db = the sum of dy over the rows, dx = dy W, passed back only
+    where the ReLU that made x was on."""
     grad = grad_q
     for i in reversed(range(len(layers))):
         (weight, bias), x = layers[i], inputs[i]
-        weight.grad = grad.transpose(-1, -2).matmul(x)
-        bias.grad = grad.sum(dim=-2)
+        if weight.grad is None or bias.grad is None:
+            weight.grad, bias.grad = torch.zeros_like(weight), torch.zeros_like(bias)
+        torch.matmul(grad.transpose(-1, -2), x, out=weight.grad)
+        torch.sum(grad, dim=-2, out=bias.grad)
         if i > 0:
-            grad = grad.matmul(weight).mul_(x > 0)
+            grad = grad.matmul(weight).mul_(x.sign())  # x >= 0 (a ReLU output): its sign is the mask

@@ -47,7 +47,7 @@ def mlp_forward(layers: Sequence[tuple[torch.Tensor, torch.Tensor]], obs: torch.
     x = obs.float()
     hidden = len(layers) - (2 if dueling else 1)
     for weight, bias in layers[:hidden]:
-        x = linear(x, weight, bias).relu()
+        x = linear(x, weight, bias).relu_()
     advantage = linear(x, *layers[hidden])
     if not dueling:
         return advantage
@@ -87,7 +87,8 @@ class MemberNets(nn.Module):
     batched products; any other ``nn.Module`` through one copy of the architecture with
     ``torch.func.vmap`` and ``functional_call``.
     Autograd, optimizers and gradient clipping see ordinary tensors: an elementwise optimizer
-    (Adam, RMSprop, SGD) keeps the members independent.
+    (Adam, RMSprop, SGD) keeps the members independent. ``flatten_`` puts all the values, and
+    the gradients, in one ``(K, P)`` tensor each, member k in row k.
     """
 
     def __init__(self, nets: Sequence[nn.Module]) -> None:
@@ -132,6 +133,39 @@ class MemberNets(nn.Module):
         if self.count == 1:
             return [p.unsqueeze(0) for p in self.single.parameters()]
         return list(self.stacked)
+
+    def flatten_(self, grads: bool = True) -> torch.Tensor:
+        """Move every parameter into one ``(K, P)`` tensor, ``self.flat``, member k's weights in
+        row k (and, with ``grads``, every gradient into ``self.flat.grad``), each parameter a view
+        of its columns: an optimizer, a member's clipping or a target copy over ``flat`` is one
+        call for the whole network. Call it after any ``.to()``, which gives the parameters new
+        storage."""
+        flat = torch.cat([t.detach().reshape(self.count, -1) for t in self.member_tensors()], dim=1)
+        if grads:
+            flat.grad = torch.zeros_like(flat)
+        self._view_into(flat)
+        return flat
+
+    def _view_into(self, flat: torch.Tensor) -> None:
+        """Make each parameter (and gradient) a view of its columns of ``flat``."""
+        params = list(self.parameters())
+        self.segments: list[tuple[int, torch.Size]] = []  # (first column, one member's shape)
+        start = 0
+        for p, member in zip(params, self.member_tensors(), strict=True):
+            width = member[0].numel()
+            p.data = flat[:, start:start + width].view(p.shape)
+            if flat.grad is not None:
+                p.grad = flat.grad[:, start:start + width].view(p.shape)
+            self.segments.append((start, member.shape[1:]))
+            start += width
+        self.__dict__["flat"] = flat  # not a registered tensor: the parameters are its views
+        self.parameters_in_order = params  # a plain list: no walk over the modules at each step
+
+    def __setstate__(self, state: dict) -> None:
+        """A deep copy's parameters are copies: view them into its copy of ``flat`` again."""
+        super().__setstate__(state)
+        if "flat" in state:
+            self._view_into(self.flat)
 
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k``'s weights as the state dict of its own network."""

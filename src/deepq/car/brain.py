@@ -16,7 +16,6 @@ angle to a waypoint on that way (see ``BRAINS``).
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -157,7 +156,7 @@ class Dqn:
         """A copy of the brain in the course's file layout, safe to write from another thread."""
         state = self.agent.q_net.member_state_dict(0)
         course_state = {course: state[ours].clone() for course, ours in self._course_keys()}
-        return {"state_dict": course_state, "optimizer": copy.deepcopy(self.agent.optimizer.state_dict())}
+        return {"state_dict": course_state, "optimizer": self.agent.member_optimizer_state(0)}
 
     def save(self, path: str | Path = "last_brain.pth") -> Path:
         """Write the brain as the course does (loadable by the course's own code)."""
@@ -175,7 +174,7 @@ class Dqn:
             course_state = data["state_dict"]
             state = {ours: course_state[course] for course, ours in self._course_keys()}
             self.agent.q_net.load_member_state_dict(0, state)
-            self.agent.optimizer.load_state_dict(data["optimizer"])
+            self.agent.load_optimizer_states([data["optimizer"]])
         except (KeyError, TypeError, RuntimeError, ValueError, EOFError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise CheckpointError(
