@@ -44,11 +44,9 @@ def default_threads(config: DQNConfig, members: int = 1) -> int:
 
     - An ensemble (``members > 1``): one per core, up to 8; its batched step has the arithmetic
       to share.
-    - One agent with a hidden layer of ``WIDE`` units or more: two. LunarLander's 256-256 step
-      at batch 128 took 0.65-0.9x as long with two threads as with one on the 2-core machine
-      (docs/performance.md).
-    - Any smaller network: one. CartPole's 128-128 step at batch 64 gained nothing from a second
-      thread (366-400 µs a step with one, 408-430 µs with two, in the run).
+    - One agent with a hidden layer of ``WIDE`` units or more: two; its matrix products are
+      large enough to share (measured on the performance page).
+    - Any smaller network: one; a second thread gained nothing there.
 
     Results are bitwise reproducible for a given thread count, not across counts.
     """
@@ -105,9 +103,7 @@ def flushing_subnormals() -> Iterator[None]:
 
     Adam's first moment of a weight whose gradient stays zero (a dead ReLU unit) is multiplied by
     0.9 every step and decays through the subnormal range, where the CPU takes many times longer
-    per multiply: at the end of a CartPole run 42% of the 128x128 layer's first moments were
-    subnormal, and an 8-member ensemble's Adam step took 867 µs with them, 114 µs flushed
-    (docs/performance.md). Each thread keeps its own setting and a new thread copies its
+    per multiply (measured on the performance page). Each thread keeps its own setting and a new thread copies its
     creator's, so torch's OpenMP threads flush only if they start inside the block: the
     ``deepq train`` command enters it before building anything.
     """

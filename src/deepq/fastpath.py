@@ -4,7 +4,7 @@ Autograd's per-step bookkeeping (building the graph, running its engine) is most
 network's learn step; for the sand car's 5-30-3 brain and CartPole's MLPs the products
 themselves are cheap. ``mlp_gradients`` computes the same gradients with public tensor
 operations, for one network or K stacked members alike. ``DQNAgent`` uses it only where it
-measured at least 1.2x faster (``benchmarks/fastpath.py``, docs/performance.md): one plain MLP
+measured at least 1.2x faster (``benchmarks/fastpath.py``, the performance page): one plain MLP
 under ``BY_HAND_WIDTH`` units wide. ``tests/test_fastpath.py`` checks it against autograd.
 """
 

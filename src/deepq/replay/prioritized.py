@@ -25,7 +25,7 @@ class SumTree:
     Updates and searches take whole batches, never looping over the batch in Python; running
     sums over groups of 16 are one small matrix product (several times faster than
     ``np.cumsum`` on this shape), and the top level's running sum is ``torch.cumsum`` written
-    straight into a numpy array (4x faster than ``np.cumsum`` here, and bit-identical to it).
+    straight into a numpy array (faster than ``np.cumsum`` here, and bit-identical to it).
     """
 
     def __init__(self, capacity: int, branching: int = 16, top_size: int = 4096) -> None:
