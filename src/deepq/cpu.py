@@ -103,9 +103,9 @@ def flushing_subnormals() -> Iterator[None]:
 
     Adam's first moment of a weight whose gradient stays zero (a dead ReLU unit) is multiplied by
     0.9 every step and decays through the subnormal range, where the CPU takes many times longer
-    per multiply (measured on the performance page). Each thread keeps its own setting and a new thread copies its
-    creator's, so torch's OpenMP threads flush only if they start inside the block: the
-    ``deepq train`` command enters it before building anything.
+    per multiply (measured on the performance page). Each thread keeps its own setting and a
+    new thread copies its creator's, so torch's OpenMP threads flush only if they start inside
+    the block: the ``deepq train`` command enters it before building anything.
     """
     if os.environ.get(FLUSH_VARIABLE, "1") == "0":
         yield
