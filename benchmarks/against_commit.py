@@ -7,7 +7,10 @@ The earlier commit is unpacked (``git archive``) into a temporary folder and run
 interpreter and packages, through its own ``deepq`` command (``python -m deepq.cli`` with its
 ``src`` first on ``PYTHONPATH``). Each repeat runs, for each side in turn:
 
-- CartPole-v1 seeds 0-2 with ``--stop-when-solved``: wall seconds to solved (summary.json);
+- CartPole-v1 seeds 0-9 with ``--stop-when-solved``: wall seconds to solved, steps to solved and
+  steps/s (summary.json). Seconds to solved is steps to solved (where rounding sends each
+  trajectory: the same seed may solve at 16k steps on one side and 24k on the other) times the
+  cost of a step; the table prints both parts, and ten seeds keep the median from one trajectory;
 - CartPole-v1 seed 0 for the preset's 50k steps, and ``--seeds 0-7``: their wall ratio;
 - LunarLander-v3 seed 0 for ``--steps`` steps: environment steps/s (summary.json);
 
@@ -26,6 +29,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from deepq.cli import _seed_list  # noqa: E402  (the --seeds syntax of deepq train)
 
 
 def unpack(rev: str) -> Path:
@@ -48,11 +54,13 @@ def summary(path: Path) -> dict:
 
 
 def one_repeat(side: str, src: Path, work: Path, seeds: list[int], lunar_steps: int) -> dict:
-    out: dict = {"solve": [], "one": None, "eight": None, "lunar_sps": None}
+    out: dict = {"solve": [], "solve_steps": [], "solve_sps": [], "one": None, "eight": None, "lunar_sps": None}
     for seed in seeds:
         run = work / f"{side}-solve-{seed}"
         deepq(src, "train", "CartPole-v1", "--seed", str(seed), "--run-dir", str(run), "--stop-when-solved")
         out["solve"].append(summary(run)["solved_at_seconds"])
+        out["solve_steps"].append(summary(run)["solved_at_step"])
+        out["solve_sps"].append(summary(run)["sps"])
     deepq(src, "train", "CartPole-v1", "--seed", "0", "--run-dir", str(work / f"{side}-one"))
     out["one"] = summary(work / f"{side}-one")["wall_seconds"]
     deepq(src, "train", "CartPole-v1", "--seeds", "0-7", "--run-dir", str(work / f"{side}-eight"))
@@ -68,11 +76,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("rev", help="the earlier commit, e.g. HEAD~1")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seeds", default="0,1,2", help="CartPole seeds for the time to solved")
+    parser.add_argument("--seeds", default="0-9", help="CartPole seeds for the time to solved (0-9 or 0,3,5)")
     parser.add_argument("--lunar-steps", type=int, default=20_000)
     parser.add_argument("--no-sb3", action="store_true")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = _seed_list(args.seeds)
     sides = {"before": unpack(args.rev), "now": ROOT / "src"}
     rows: dict[str, list[dict]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory(prefix="deepq-against-") as tmp:
@@ -100,6 +108,8 @@ def main() -> None:
     for side, reps in rows.items():
         table[side] = {
             "solve": med([v for r in reps for v in r["solve"]]),
+            "steps": med(reps[0]["solve_steps"]),  # the same on every repeat: one trajectory per seed
+            "sps": med([v for r in reps for v in r["solve_sps"]]),
             "ratio": med([r["eight"] / r["one"] for r in reps]),
             "lunar": med([r["lunar_sps"] for r in reps]),
             "solved8": [r["solved8"] for r in reps],
@@ -109,6 +119,10 @@ def main() -> None:
     print(f"\n| measure | {args.rev} | this checkout | now / before |\n| --- | --- | --- | --- |")
     print(f"| CartPole-v1 median s to solved ({len(seeds)} seeds x {args.repeats}) | {b['solve']:.2f} | "
           f"{n['solve']:.2f} | {n['solve'] / b['solve']:.2f}x |")
+    print(f"| CartPole-v1 median steps to solved (the same seeds) | {b['steps']:.0f} | {n['steps']:.0f} | "
+          f"{n['steps'] / b['steps']:.2f}x |")
+    print(f"| CartPole-v1 median steps/s on the way there | {b['sps']:.0f} | {n['sps']:.0f} | "
+          f"{n['sps'] / b['sps']:.2f}x |")
     print(f"| --seeds 0-7 / one seed, wall (median of {args.repeats}) | {b['ratio']:.2f} | {n['ratio']:.2f} | "
           f"{n['ratio'] / b['ratio']:.2f}x |")
     print(f"| LunarLander-v3 steps/s ({args.lunar_steps} steps) | {b['lunar']:.0f} | {n['lunar']:.0f} | "

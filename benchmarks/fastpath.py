@@ -4,8 +4,8 @@
 
 For each network and member count, two copies of one agent learn from the same fixed batches,
 one by hand and one through autograd, alternating blocks of ``--steps`` learn steps; prints
-the median µs per learn step of each and their ratio (one torch thread, as `deepq train`
-uses for these widths, subnormal floats flushed as `deepq train` does).
+the median µs per learn step of each and their ratio, each network with the torch threads
+`deepq train` gives it (``deepq.cpu.default_threads``), subnormal floats flushed as it does.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 
 from deepq.agent import DQNAgent
 from deepq.config import build_config
-from deepq.cpu import flushing_subnormals
+from deepq.cpu import default_threads, flushing_subnormals
 from deepq.replay import Batch
 
 CASES = [  # (name, obs_dim, actions, overrides, members)
@@ -28,6 +28,8 @@ CASES = [  # (name, obs_dim, actions, overrides, members)
     ("CartPole 4-128-128-2, batch 64", 4, 2, {}, 1),
     ("CartPole, 4 members", 4, 2, {}, 4),
     ("LunarLander 8-256-256-4, batch 128", 8, 4, {"hidden_sizes": "256,256", "batch_size": 128}, 1),
+    ("LunarLander 8-256-256-4, batch 256", 8, 4, {"hidden_sizes": "256,256", "batch_size": 256}, 1),
+    ("8-512-512-4, batch 256", 8, 4, {"hidden_sizes": "512,512", "batch_size": 256}, 1),
 ]
 
 
@@ -43,11 +45,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--blocks", type=int, default=7)
+    parser.add_argument("--only", default="", help="run the cases whose name contains this")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    print("| network | by hand, µs | autograd, µs | autograd / by hand |\n| --- | --- | --- | --- |")
+    print("| network | threads | by hand, µs | autograd, µs | autograd / by hand |\n| --- | --- | --- | --- | --- |")
     for name, obs_dim, actions, overrides, members in CASES:
+        if args.only not in name:
+            continue
         config, _ = build_config("CartPole-v1", overrides=overrides)
+        threads = default_threads(config, members)
+        torch.set_num_threads(threads)
         hand = DQNAgent((obs_dim,), actions, config, seeds=range(members))
         hand.by_hand = True  # whatever the agent would choose for this network
         auto = copy.deepcopy(hand)
@@ -62,7 +68,7 @@ def main() -> None:
                 if block:  # the first block warms up
                     times[key].append((time.perf_counter() - start) / args.steps * 1e6)
         h, a = statistics.median(times["hand"]), statistics.median(times["auto"])
-        print(f"| {name} | {h:.0f} | {a:.0f} | {a / h:.2f}x |", flush=True)
+        print(f"| {name} | {threads} | {h:.0f} | {a:.0f} | {a / h:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

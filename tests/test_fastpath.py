@@ -38,7 +38,7 @@ def random_batch(k, seed, weights):
 def test_learning_by_hand_takes_autograds_steps(members, overrides, weights):
     config, _ = build_config("CartPole-v1", overrides={"hidden_sizes": "16,8", **overrides})
     by_hand = DQNAgent((4,), 3, config, seeds=range(members))
-    assert by_hand.by_hand == (members == 1)  # by default: one plain MLP under 256 units
+    assert by_hand.by_hand == (members == 1)  # by default: one plain MLP up to 256 units
     by_hand.by_hand = True
     by_autograd = copy.deepcopy(by_hand)
     by_autograd.by_hand = False
@@ -53,6 +53,8 @@ def test_learning_by_hand_takes_autograds_steps(members, overrides, weights):
 
 def test_dueling_frame_and_wide_networks_learn_through_autograd():
     config, _ = build_config("CartPole-v1", overrides={"hidden_sizes": "256,256"})
+    assert DQNAgent((4,), 2, config).by_hand  # LunarLander's width still learns by hand
+    config, _ = build_config("CartPole-v1", overrides={"hidden_sizes": "512"})
     assert not DQNAgent((4,), 2, config).by_hand
     config, _ = build_config("CartPole-v1", overrides={"dueling": True})
     assert not DQNAgent((4,), 2, config).by_hand

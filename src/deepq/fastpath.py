@@ -5,7 +5,7 @@ network's learn step; for the sand car's 5-30-3 brain and CartPole's MLPs the pr
 themselves are cheap. ``mlp_gradients`` computes the same gradients with public tensor
 operations, for one network or K stacked members alike. ``DQNAgent`` uses it only where it
 measured at least 1.2x faster (``benchmarks/fastpath.py``, the performance page): one plain MLP
-under ``BY_HAND_WIDTH`` units wide. ``tests/test_fastpath.py`` checks it against autograd.
+at most ``BY_HAND_WIDTH`` units wide. ``tests/test_fastpath.py`` checks it against autograd.
 """
 
 from __future__ import annotations

@@ -110,10 +110,10 @@ class MemberNets(nn.Module):
         self.__dict__["base"] = copy.deepcopy(nets[0]).to("meta")
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.mlp_dueling is not None:  # one MLP's 2-D weights take the (1, B, in) rows as they are
+            return mlp_forward(self.mlp_layers(), obs, self.mlp_dueling)
         if self.count == 1:
             return self.single(obs[0]).unsqueeze(0)
-        if self.mlp_dueling is not None:
-            return mlp_forward(self.mlp_layers(), obs, self.mlp_dueling)
         params = dict(zip(self.names, self.stacked, strict=True))
         return torch.func.vmap(self._member_forward)(params, obs)
 
@@ -122,11 +122,17 @@ class MemberNets(nn.Module):
 
     def mlp_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """MLP members' (weight, bias) pairs in ``mlp_forward`` order: the network's own for one
-        member (``(out, in)``), the stacked ones for several (``(K, out, in)``)."""
-        if self.count == 1:
-            return [(m.weight, m.bias) for m in self.single.linears]
-        tensors = list(self.stacked)
-        return list(zip(tensors[::2], tensors[1::2], strict=True))
+        member (``(out, in)``), the stacked ones for several (``(K, out, in)``). Listed once: the
+        parameter objects stay the same (``flatten_`` and ``.to()`` change their storage only),
+        and the walk through the modules costs more than the products of a small network."""
+        if "_layers" not in self.__dict__:
+            if self.count == 1:
+                pairs = [(m.weight, m.bias) for m in self.single.linears]
+            else:
+                tensors = list(self.stacked)
+                pairs = list(zip(tensors[::2], tensors[1::2], strict=True))
+            self.__dict__["_layers"] = pairs
+        return self.__dict__["_layers"]
 
     def member_tensors(self) -> list[torch.Tensor]:
         """The parameters in order, each with the member dimension first (a view for one member)."""
