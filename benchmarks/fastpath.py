@@ -46,13 +46,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--blocks", type=int, default=7)
     parser.add_argument("--only", default="", help="run the cases whose name contains this")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: default_threads; --seeds processes run members on 1)")
     args = parser.parse_args()
     print("| network | threads | by hand, µs | autograd, µs | autograd / by hand |\n| --- | --- | --- | --- | --- |")
     for name, obs_dim, actions, overrides, members in CASES:
         if args.only not in name:
             continue
         config, _ = build_config("CartPole-v1", overrides=overrides)
-        threads = default_threads(config, members)
+        threads = args.threads or default_threads(config, members)
         torch.set_num_threads(threads)
         hand = DQNAgent((obs_dim,), actions, config, seeds=range(members))
         hand.by_hand = True  # whatever the agent would choose for this network

@@ -46,7 +46,7 @@ def test_learning_by_hand_takes_autograds_steps(members, overrides, weights):
         batch = random_batch(members, step, weights)
         a, b = by_autograd.learn(batch), by_hand.learn(batch)
         torch.testing.assert_close(a["loss"], b["loss"], rtol=1e-5, atol=1e-6)
-        torch.testing.assert_close(a["td_error"], b["td_error"], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(a["priority"], b["priority"], rtol=1e-5, atol=1e-5)
     for p, q in zip(by_autograd.q_net.parameters(), by_hand.q_net.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 

@@ -224,6 +224,9 @@ def test_the_command_trains_seeds_into_their_own_run_directories(tmp_path):
                    "--no-progress", "--set", "learning_starts=300", "eval_episodes=5", "hidden_sizes=128,128")
     assert result.returncode == 0, result.stderr
     assert "4 seeds in" in result.stdout
+    finals = sorted(json.loads((run / f"seed-{k}" / "summary.json").read_text())["final_eval_mean"] for k in range(4))
+    iqm = (finals[1] + finals[2]) / 2  # the middle half of four runs
+    assert f"IQM of the final greedy return over 4 seeds: {iqm:.1f} (95% CI " in result.stdout
     for seed in range(4):
         member = run / f"seed-{seed}"
         for name in ("config.json", "metrics.csv", "evaluations.csv", "summary.json", "model.pt",

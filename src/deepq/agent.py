@@ -7,6 +7,10 @@ Read top to bottom, ``DQNAgent.learn`` is the whole algorithm:
     loss     = huber(q(s, a), y), weighted by importance weights
     optimizer step, with gradient clipping
 
+Other value heads (C51, QR-DQN, IQN: ``config.distribution``) change what the network outputs,
+the target (``_target``) and the loss; their pure functions are in ``deepq.distributional``.
+Noisy nets draw new noise before each acting and learn step; Munchausen DQN changes the target.
+
 An agent holds K >= 1 members (one per seed): every tensor carries a leading member dimension,
 ``(K, B, ...)``, and each member learns from its own batch as it would alone.
 """
@@ -14,7 +18,8 @@ An agent holds K >= 1 members (one per seed): every tensor carries a leading mem
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -24,8 +29,16 @@ from torch import nn
 from torch.optim.adam import adam
 
 from deepq.config import DQNConfig
+from deepq.distributional import (
+    c51_support,
+    categorical_loss,
+    categorical_projection,
+    munchausen_target,
+    quantile_huber_loss,
+    quantile_midpoints,
+)
 from deepq.fastpath import forward_keeping_inputs, mlp_gradients, td_loss_grad
-from deepq.networks import MemberNets, build_q_network
+from deepq.networks import MemberNets, build_q_network, scaled_noise
 from deepq.replay import Batch, MemberReplays
 from deepq.schedules import learning_rate_at, priority_beta_at
 
@@ -33,6 +46,15 @@ from deepq.schedules import learning_rate_at, priority_beta_at
 def q_taken(q_values: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     """Q(s, a) for the action each row took: ``(..., B, A), (..., B) -> (..., B)``."""
     return q_values.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+
+
+def taken(outputs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """The taken action's outputs: Q(s, a) ``(..., B)`` from Q-values ``(..., B, A)``, or its
+    distribution ``(..., B, M)`` from ``(..., B, A, M)``."""
+    if outputs.dim() == actions.dim() + 1:
+        return q_taken(outputs, actions)
+    index = actions.long()[..., None, None].expand(*actions.shape, 1, outputs.shape[-1])
+    return outputs.gather(-2, index).squeeze(-2)
 
 
 def next_state_value(
@@ -79,19 +101,41 @@ FUSED_OPTIMIZERS = ("adam", "adagrad", "sgd")
 BY_HAND_WIDTH = 256  # units: up to here the hand-written path measured >= 1.2x faster (512: 1.13x)
 
 
+def head_outputs(config: DQNConfig) -> int:
+    """Values the network gives each action: C51's atoms, QR-DQN's quantiles, else one (IQN's
+    quantiles come one per sampled fraction)."""
+    return {"c51": config.num_atoms, "qr": config.num_quantiles}.get(config.distribution, 1)
+
+
 def build_nets(obs_shape: tuple[int, ...], n_actions: int, config: DQNConfig,
                seeds: Sequence[int | None]) -> list[nn.Module]:
     """One Q-network per seed, each initialised from its own seed as a run of that seed alone;
     the global torch generator is left as it was (a seed of None draws from it instead)."""
+    def build() -> nn.Module:
+        return build_q_network(obs_shape, n_actions, config.hidden_sizes, config.dueling, head_outputs(config),
+                               config.noisy_sigma if config.noisy else 0.0,
+                               config.quantile_embedding_dim if config.distribution == "iqn" else 0)
+
     nets = []
     for seed in seeds:
         if seed is None:
-            nets.append(build_q_network(obs_shape, n_actions, config.hidden_sizes, config.dueling))
+            nets.append(build())
             continue
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            nets.append(build_q_network(obs_shape, n_actions, config.hidden_sizes, config.dueling))
+            nets.append(build())
     return nets
+
+
+def member_generator(seed: int | None, device: torch.device) -> torch.Generator:
+    """A member's own torch generator for its noisy layers' noise and IQN's fractions, seeded
+    apart from its weights' initialisation (from the OS when the seed is None)."""
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(np.random.SeedSequence([seed, 36]).generate_state(1)[0]))
+    return generator
 
 
 class DQNAgent:
@@ -109,6 +153,10 @@ class DQNAgent:
         nets = list(q_nets) if q_nets is not None else build_nets(self.obs_shape, n_actions, config, seeds)
         self.members = len(nets)
         self.q_net = MemberNets(nets).to(self.device)
+        self.generators = [member_generator(seed, self.device) for seed in (list(seeds) + [None] * self.members)
+                           [:self.members]]
+        self.support = (c51_support(config.v_min, config.v_max, config.num_atoms, self.device)
+                        if config.distribution == "c51" else None)
         self.target_net: MemberNets | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.last_target_update = 0  # env step of the last target update
@@ -130,11 +178,54 @@ class DQNAgent:
         fused = {"fused": True} if config.optimizer in FUSED_OPTIMIZERS else {}
         self.optimizer = OPTIMIZERS[config.optimizer]([self.q_net.flatten_()], lr=config.learning_rate, **fused)
 
+    # --- the value head: what the network outputs, and the Q-values it means ---
+    def outputs(self, net: MemberNets, obs: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
+        """``net``'s outputs for ``(K, B, ...)`` observations: Q-values ``(K, B, A)``, or a
+        distribution per action ``(K, B, A, M)`` (C51 logits, quantiles; IQN's at ``taus``, by
+        default evenly spaced ``num_quantile_samples``)."""
+        if self.config.distribution == "iqn" and taus is None:
+            count = self.config.num_quantile_samples
+            taus = quantile_midpoints(count, self.device).expand(*obs.shape[:2], count)
+        return net(obs, taus)
+
+    def mean_q(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Q-values from ``outputs``: the distribution's mean (C51: sum_z p(z) z; quantiles: their
+        average); the outputs themselves for a plain head."""
+        kind = self.config.distribution
+        if kind == "c51":
+            return (torch.softmax(outputs, dim=-1) * self.support).sum(dim=-1)
+        return outputs if kind == "none" else outputs.mean(dim=-1)
+
+    def sample_noise(self, *nets: MemberNets | None) -> None:
+        """New factorised noise in each noisy net, member k's from its own generator."""
+        for net in nets:
+            if net is None:
+                continue
+            for k, generator in enumerate(self.generators):
+                for noise in net.noise_tensors():
+                    draw = torch.randn(noise.shape[1:], generator=generator, device=self.device)
+                    noise[k].copy_(scaled_noise(draw))
+
+    def sample_taus(self, rows: int, count: int) -> torch.Tensor:
+        """IQN's fractions, uniform on [0, 1): ``(K, rows, count)``, member k's from its generator."""
+        return torch.stack([torch.rand(rows, count, generator=g, device=self.device) for g in self.generators])
+
     # --- acting ---
+    @contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """The online network in eval mode for the block (noisy layers without noise), then as
+        it was: greedy evaluation."""
+        was_training = self.q_net.training
+        self.q_net.eval()
+        try:
+            yield
+        finally:
+            self.q_net.train(was_training)
+
     @torch.inference_mode()
     def q_values(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Q-values ``(K, n, A)`` for observations ``(K, n, ...)``."""
-        return self.q_net(torch.as_tensor(obs, device=self.device))
+        return self.mean_q(self.outputs(self.q_net, torch.as_tensor(obs, device=self.device)))
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """argmax_a Q(s, a): ``(K, n, ...) -> (K, n)``; a one-member agent also takes ``(n, ...) -> (n,)``."""
@@ -146,6 +237,8 @@ class DQNAgent:
         """Actions ``(K, n)`` for observations ``(K, n, ...)``: epsilon-greedy, or softmax(Q *
         temperature) sampling; member k draws from ``rngs[k]`` as it would alone."""
         n = obs.shape[1]
+        if self.config.noisy and self.q_net.training:  # new noise for each acting step
+            self.sample_noise(self.q_net)
         if self.config.exploration == "boltzmann":
             logits = self.q_values(obs) * self.config.temperature
             probs = torch.softmax(logits, dim=-1).cpu().numpy().astype(np.float64)
@@ -170,33 +263,68 @@ class DQNAgent:
 
     def learn(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step for every member on its ``(K, B)`` rows; returns each member's loss
-        ``(K,)``, Q(s, a) and TD errors ``(K, B)`` (detached)."""
-        config = self.config
+        ``(K,)``, Q(s, a) and the rows' new priorities ``(K, B)`` (detached)."""
+        config, kind = self.config, self.config.distribution
+        if config.noisy:  # new noise for each learn step, online and target alike
+            self.sample_noise(self.q_net, self.target_net)
         online_next = config.double or self.target_net is None  # does the target need Q_online(s')?
+        taus = self.sample_taus(batch.obs.shape[1], config.num_tau_samples) if kind == "iqn" else None
         if self.by_hand:  # one forward pass for s and s' together, keeping each layer's input
-            q_values, next_q_online, inputs = self._forward_by_hand(batch, online_next)
+            outputs, next_q_online, inputs = self._forward_by_hand(batch, online_next)
         else:
-            q_values, next_q_online = self.q_net(batch.obs), None
-        with torch.no_grad():
-            if online_next and next_q_online is None:
-                next_q_online = self.q_net(batch.next_obs)
-            next_q_target = self.target_net(batch.next_obs) if self.target_net is not None else next_q_online
-            next_value = next_state_value(next_q_target, next_q_online if config.double else None)
-            target = td_target(batch.rewards, batch.terminated, next_value, batch.discounts)
+            outputs, next_q_online = self.outputs(self.q_net, batch.obs, taus), None
+        target = self._target(batch, online_next, next_q_online)
+        predicted = taken(outputs, batch.actions)  # (K, B), or (K, B, M) for a distribution
 
-        predicted = q_taken(q_values, batch.actions)
-        losses = td_loss(predicted, target, config.loss, batch.weights)
+        if kind == "none":
+            losses = td_loss(predicted, target, config.loss, batch.weights)
+            priority = (target - predicted).detach()
+        else:
+            if kind == "c51":
+                per_row = categorical_loss(predicted, target)
+            else:
+                fractions = taus if kind == "iqn" else quantile_midpoints(predicted.shape[-1], self.device)
+                per_row = quantile_huber_loss(predicted, target, fractions, config.kappa)
+            priority = per_row.detach()  # Rainbow's priorities: the distributional loss
+            losses = (per_row if batch.weights is None else per_row * batch.weights).mean(dim=-1)
         if self.by_hand:
             slope = td_loss_grad(predicted, target, config.loss, batch.weights)
-            grad_q = torch.zeros_like(q_values).scatter_(-1, batch.actions.long().unsqueeze(-1), slope.unsqueeze(-1))
+            grad_q = torch.zeros_like(outputs).scatter_(-1, batch.actions.long().unsqueeze(-1), slope.unsqueeze(-1))
             mlp_gradients(self.q_net.mlp_layers(), inputs, grad_q[0] if self.members == 1 else grad_q)
         else:  # the members' losses summed: each member's gradient is its own
             params = self.q_net.parameters_in_order
             for param, grad in zip(params, torch.autograd.grad(losses.sum(), params), strict=True):
                 param.grad.copy_(grad)  # into flat.grad (autograd would replace a view it does not own)
         self.clip_and_step()
-        return {"loss": losses.detach(), "q_taken": predicted.detach(),
-                "td_error": (target - predicted).detach()}  # new priorities for prioritized replay
+        q_taken = predicted if kind == "none" else self.mean_q(predicted.unsqueeze(-2)).squeeze(-1)
+        return {"loss": losses.detach(), "q_taken": q_taken.detach(), "priority": priority}
+
+    @torch.no_grad()
+    def _target(self, batch: Batch, online_next: bool, next_q_online: torch.Tensor | None) -> torch.Tensor:
+        """What each row should have predicted: ``(K, B)`` TD targets, or ``(K, B, M)`` for a
+        distribution (C51's projected probabilities, target quantiles)."""
+        config, kind = self.config, self.config.distribution
+        target_net = self.target_net if self.target_net is not None else self.q_net
+        next_taus = (self.sample_taus(batch.obs.shape[1], config.num_tau_prime_samples)
+                     if kind == "iqn" else None)
+        next_target = self.outputs(target_net, batch.next_obs, next_taus)
+        not_done = batch.discounts * (1.0 - batch.terminated)
+        if config.munchausen:  # the soft bootstrap needs the target's Q at s as well
+            q_s = self.outputs(target_net, batch.obs)
+            return munchausen_target(batch.rewards, batch.terminated, batch.discounts, q_s, batch.actions,
+                                     next_target, config.munchausen_alpha, config.munchausen_tau,
+                                     config.munchausen_clip)
+        if online_next and next_q_online is None:
+            next_q_online = self.mean_q(self.outputs(self.q_net, batch.next_obs))
+        if kind == "none":
+            next_value = next_state_value(next_target, next_q_online if config.double else None)
+            return td_target(batch.rewards, batch.terminated, next_value, batch.discounts)
+        chooser = next_q_online if config.double else self.mean_q(next_target)
+        next_dist = taken(next_target, chooser.argmax(dim=-1))  # (K, B, M) at the chosen a'
+        if kind == "c51":
+            return categorical_projection(torch.softmax(next_dist, dim=-1), batch.rewards, batch.terminated,
+                                          batch.discounts, self.support)
+        return batch.rewards.unsqueeze(-1) + not_done.unsqueeze(-1) * next_dist  # target quantiles
 
     def _forward_by_hand(self, batch: Batch, with_next: bool) -> tuple[torch.Tensor, torch.Tensor | None,
                                                                           list[torch.Tensor]]:
@@ -258,7 +386,7 @@ class DQNAgent:
             replays = MemberReplays([replays])
         batch = replays.sample(batch_size)
         info = self.learn(batch)
-        replays.update_priorities(batch.indices, info["td_error"])
+        replays.update_priorities(batch.indices, info["priority"])
         return info
 
     def learn_round(self, replays: MemberReplays | Any, step: int, total_steps: int,
@@ -298,6 +426,7 @@ class DQNAgent:
             "target_net": None if self.target_net is None else self.target_net.member_state_dict(k),
             "optimizer": self.member_optimizer_state(k),
             "last_target_update": self.last_target_update,
+            "generator": self.generators[k].get_state(),  # noisy nets' noise, IQN's fractions
         }
 
     def load_member_state_dicts(self, states: Sequence[dict[str, Any]]) -> None:
@@ -308,6 +437,8 @@ class DQNAgent:
             self.q_net.load_member_state_dict(k, state["q_net"])
             if self.target_net is not None and state.get("target_net") is not None:
                 self.target_net.load_member_state_dict(k, state["target_net"])
+            if state.get("generator") is not None:
+                self.generators[k].set_state(state["generator"])
         if self.optimizer is not None:
             self.load_optimizer_states([state["optimizer"] for state in states])
         self.last_target_update = int(states[0].get("last_target_update", self.last_target_update))

@@ -76,7 +76,8 @@ class DQN:
         single = array.shape == self.agent.obs_shape
         batch = array[None] if single else array
         if deterministic:
-            actions = self.agent.greedy(batch)
+            with self.agent.evaluating():
+                actions = self.agent.greedy(batch)
         else:
             if not hasattr(self, "_rng"):
                 self._rng = np.random.default_rng(self.seed)
@@ -85,7 +86,8 @@ class DQN:
 
     def evaluate(self, episodes: int = 100, seed: int = 0) -> tuple[float, float]:
         """Mean and standard deviation of the greedy return over ``episodes`` episodes."""
-        returns = evaluate(self.agent.greedy, self.env_id, episodes, seed=seed, env_kwargs=self.env_kwargs)
+        with self.agent.evaluating():
+            returns = evaluate(self.agent.greedy, self.env_id, episodes, seed=seed, env_kwargs=self.env_kwargs)
         return float(returns.mean()), float(returns.std())
 
     def save(self, path: str | Path) -> Path:

@@ -95,6 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("presets", help="list the presets and their hyperparameters")
 
+    compare = commands.add_parser(
+        "compare", help="compare groups of runs: IQM, mean, median with 95%% bootstrap CIs (deepq[stats])",
+        description="Compare groups of runs with rliable's statistics: for each group the IQM, mean and "
+                    "median of a per-run score with 95%% stratified bootstrap confidence intervals, the "
+                    "probability that a run of one group beats a run of another, and (with --out) "
+                    "performance profiles and learning curves with confidence bands.")
+    compare.add_argument("groups", nargs="+", metavar="RUN_DIR|GLOB",
+                         help="one group each: a --seeds directory, a run directory, or a quoted glob of them")
+    compare.add_argument("--label", nargs="+", default=None, help="a name for each group (default: its folder)")
+    compare.add_argument("--metric", default="final", choices=["final", "auc", "time"],
+                         help="final: final greedy return; auc: mean greedy return over the run's evaluations "
+                              "(area under the curve); time: wall seconds to the threshold (lower is better; "
+                              "an unsolved run counts its whole wall time)")
+    compare.add_argument("--out", type=Path, metavar="FILE.png", help="also draw the comparison here")
+    compare.add_argument("--reps", type=int, default=20_000, help="bootstrap resamples (default 20000)")
+
     from deepq.car.cli import add_car_parser
 
     add_car_parser(commands)
@@ -178,6 +194,11 @@ def _report_seeds(summaries: list[dict[str, Any]], stop_signal: int | None, run_
     wall = max(summary["wall_seconds"] for summary in summaries)
     print(f"{len(summaries)} seeds in {wall:.1f} s: {solved} solved, {still} still "
           f"solved at the end; outputs in {run_dir}/seed-K/")
+    from deepq.compare import seeds_line
+
+    line = seeds_line(summaries)
+    if line:
+        print(line)
     return 0
 
 
@@ -309,8 +330,18 @@ def cmd_presets(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``deepq compare``."""
+    from deepq.compare import compare
+
+    if args.reps < 100:
+        raise UserError("--reps must be at least 100")
+    print(compare(args.groups, args.label, args.metric, args.out, args.reps))
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "eval": cmd_eval, "plot": cmd_plot,
-            "presets": cmd_presets}
+            "presets": cmd_presets, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

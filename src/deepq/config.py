@@ -41,6 +41,24 @@ class DQNConfig:
     # --- network ---
     hidden_sizes: tuple[int, ...] = (256, 256)  # hidden layer widths of the MLP
     dueling: bool = False  # dueling head V(s) + A(s, a) - mean A
+    noisy: bool = False  # noisy nets: factorised Gaussian noise in the head's layers; epsilon then defaults to 0
+    noisy_sigma: float = 0.5  # noisy: sigma_0; each noisy layer starts with sigma = sigma_0 / sqrt(its inputs)
+
+    # --- distributional heads and Munchausen DQN ---
+    distribution: str = "none"  # none | c51 (categorical) | qr (QR-DQN) | iqn (implicit quantiles)
+    num_atoms: int = 51  # c51: atoms of the fixed support
+    v_min: float = -10.0  # c51: the support's lowest return
+    v_max: float = 10.0  # c51: the support's highest return
+    num_quantiles: int = 200  # qr: quantiles the network outputs, at fractions (2i + 1) / 2N
+    num_tau_samples: int = 64  # iqn: fractions sampled for the online net's quantiles (N)
+    num_tau_prime_samples: int = 64  # iqn: fractions sampled for the target's quantiles (N')
+    num_quantile_samples: int = 32  # iqn: evenly spaced fractions whose mean is Q when acting (K)
+    quantile_embedding_dim: int = 64  # iqn: cosine features of each fraction
+    kappa: float = 1.0  # qr, iqn: the quantile Huber loss's threshold
+    munchausen: bool = False  # Munchausen DQN: log-policy bonus and soft bootstrap (needs double=false)
+    munchausen_alpha: float = 0.9  # munchausen: weight of the bonus alpha * clip(tau log pi(a|s), l0, 0)
+    munchausen_tau: float = 0.03  # munchausen: entropy temperature of pi = softmax(Q / tau)
+    munchausen_clip: float = -1.0  # munchausen: l0, the lower clip of tau log pi
 
     # --- replay memory ---
     buffer_size: int = 100_000  # transitions kept
@@ -115,12 +133,28 @@ class DQNConfig:
             (self.eval_episodes >= 1, "eval_episodes must be >= 1"),
             (self.checkpoint_interval >= 0, "checkpoint_interval must be >= 0"),
             (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
+            (self.noisy_sigma > 0, "noisy_sigma must be > 0"),
+            (self.num_atoms >= 2, "num_atoms must be >= 2"),
+            (self.v_min < self.v_max, "v_min must be < v_max"),
+            (self.num_quantiles >= 1, "num_quantiles must be >= 1"),
+            (min(self.num_tau_samples, self.num_tau_prime_samples, self.num_quantile_samples) >= 1,
+             "num_tau_samples, num_tau_prime_samples and num_quantile_samples must be >= 1"),
+            (self.quantile_embedding_dim >= 1, "quantile_embedding_dim must be >= 1"),
+            (self.kappa > 0, "kappa must be > 0"),
+            (self.munchausen_alpha >= 0, "munchausen_alpha must be >= 0"),
+            (self.munchausen_tau > 0, "munchausen_tau must be > 0"),
+            (self.munchausen_clip < 0, "munchausen_clip must be < 0"),
+            (not (self.munchausen and self.distribution != "none"),
+             "munchausen=true works with distribution=none only"),
+            (not (self.munchausen and self.double),
+             "munchausen=true replaces the max over a' that double DQN picks; set double=false"),
         ]
         choices = {
             "optimizer": ("adam", "rmsprop", "adagrad", "sgd"),
             "loss": ("huber", "mse"),
             "exploration": ("epsilon", "boltzmann"),
             "exploration_schedule": ("linear", "decrement", "exponential"),
+            "distribution": ("none", "c51", "qr", "iqn"),
         }
         for ok, message in checks:
             if not ok:
@@ -290,6 +324,22 @@ _preset(
     "rainbow-lite", "LunarLander-v3", "the lunarlander-fast preset (3-step returns) plus dueling and prioritized replay",
     **{**_LUNAR, "dueling": True, "prioritized": True, "priority_alpha": 0.6, "priority_beta": 0.4},
 )
+# The DQN family on LunarLander: each the lunarlander-fast values plus its own head.
+_C51 = dict(distribution="c51", num_atoms=51, v_min=-100.0, v_max=100.0)
+_preset("c51", "LunarLander-v3", "C51: lunarlander-fast with 51 atoms on [-100, 100]", **{**_LUNAR, **_C51})
+_preset("qrdqn", "LunarLander-v3", "QR-DQN: lunarlander-fast with 50 quantiles, quantile Huber loss",
+        **{**_LUNAR, "distribution": "qr", "num_quantiles": 50})
+_preset("iqn", "LunarLander-v3", "IQN: lunarlander-fast with Dopamine's sample counts (N = N' = 64, K = 32)",
+        **{**_LUNAR, "distribution": "iqn", "num_tau_samples": 64, "num_tau_prime_samples": 64,
+           "num_quantile_samples": 32, "quantile_embedding_dim": 64})
+_preset("mdqn", "LunarLander-v3", "Munchausen DQN: lunarlander-fast, alpha 0.9, tau 0.03, l0 -1, no double",
+        **{**_LUNAR, "munchausen": True, "double": False})
+_preset(
+    "rainbow", "LunarLander-v3",
+    "Rainbow: C51 + noisy nets + dueling + double + prioritized replay + 3-step returns (lunarlander-fast)",
+    **{**_LUNAR, **_C51, "noisy": True, "dueling": True, "double": True, "prioritized": True,
+       "priority_alpha": 0.5, "priority_beta": 0.4, "n_step": 3},
+)
 _preset(
     "lunarlander-tutorial", "LunarLander-v3", "the LunarLander tutorial: 8-256-256-4, no target net, eps decrement",
     learning_rate=1e-3, batch_size=64, buffer_size=100_000, learning_starts=64, gamma=0.99,
@@ -309,6 +359,16 @@ _preset("pong", "ALE/Pong-v5", "the Nature DQN on Pong: Adam 1e-4, batch 32, 1M 
         solved_threshold=18.0)
 _preset("breakout", "ALE/Breakout-v5", "the Nature DQN on Breakout: Adam 1e-4, batch 32, 1M frame memory",
         **_ATARI, solved_threshold=300.0)
+_preset(
+    "rainbow-pong", "ALE/Pong-v5",
+    "Rainbow on Atari (Hessel et al. 2018): lr 6.25e-5, 3-step, 51 atoms on [-10, 10], noisy sigma 0.5, "
+    "prioritized alpha 0.5, target copy every 8k steps, 20k steps before learning",
+    **{**_ATARI, "learning_rate": 6.25e-5, "learning_starts": 20_000, "target_update_interval": 8_000,
+       "distribution": "c51", "num_atoms": 51, "v_min": -10.0, "v_max": 10.0, "noisy": True, "noisy_sigma": 0.5,
+       "dueling": True, "double": True, "prioritized": True, "priority_alpha": 0.5, "priority_beta": 0.4,
+       "n_step": 3, "exploration_initial_eps": 0.0, "exploration_final_eps": 0.0},
+    solved_threshold=18.0,
+)
 _preset(
     "acrobot", "Acrobot-v1", "RL-Zoo-like: 256-256, 4 vector envs, double DQN",
     learning_rate=6.3e-4, batch_size=128, buffer_size=50_000, learning_starts=1_000, gamma=0.99,
@@ -355,6 +415,11 @@ def build_config(
         set_field(config, key, value)
     for key, value in (overrides or {}).items():
         set_field(config, key, value)
+    # Noisy nets explore through their noise: epsilon is 0 unless --set gives it, or a preset
+    # that is noisy itself (a preset's epsilon for epsilon-greedy exploration does not count).
+    chosen = {*(overrides or {}), *(data if data.get("noisy") else {})}
+    if config.noisy and not {"exploration_initial_eps", "exploration_final_eps"} & chosen:
+        config.exploration_initial_eps = config.exploration_final_eps = 0.0
     config.validate()
     return config, preset
 

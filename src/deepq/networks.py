@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 
 import torch
@@ -10,26 +11,84 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class QHead(nn.Module):
-    """Features -> one Q-value per action; dueling splits it into V(s) + A(s, a) - mean_a A."""
+class NoisyLinear(nn.Module):
+    """A linear layer with factorised Gaussian noise on its weights (Fortunato et al., 2018):
+    W = mu_W + sigma_W * (f(e_out) f(e_in)^T), b = mu_b + sigma_b * f(e_out), f(x) = sign(x) sqrt|x|.
 
-    def __init__(self, in_features: int, n_actions: int, dueling: bool) -> None:
+    The noise lives in two buffers that the agent fills (``deepq.agent``, one draw per acting
+    step and per learn step, from each member's own generator); in eval mode the layer is its
+    mean, so greedy evaluation has no noise. ``weight`` and ``bias`` are the means.
+    """
+
+    def __init__(self, in_features: int, out_features: int, sigma0: float = 0.5) -> None:
         super().__init__()
-        self.dueling = dueling
-        self.advantage = nn.Linear(in_features, n_actions)
-        self.value = nn.Linear(in_features, 1) if dueling else None
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self.weight_sigma = nn.Parameter(torch.full((out_features, in_features), sigma0 * bound))
+        self.bias_sigma = nn.Parameter(torch.full((out_features,), sigma0 * bound))
+        self.register_buffer("noise_in", torch.zeros(in_features), persistent=False)
+        self.register_buffer("noise_out", torch.zeros(out_features), persistent=False)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return F.linear(x, self.weight, self.bias)
+        weight = self.weight + self.weight_sigma * torch.outer(self.noise_out, self.noise_in)
+        return F.linear(x, weight, self.bias + self.bias_sigma * self.noise_out)
+
+
+def scaled_noise(noise: torch.Tensor) -> torch.Tensor:
+    """f(x) = sign(x) sqrt(|x|), the factorised noise's scaling of standard normal draws."""
+    return noise.sign() * noise.abs().sqrt()
+
+
+class QHead(nn.Module):
+    """Features -> one value per action, or ``outputs`` per action (C51's atoms, QR-DQN's
+    quantiles: ``(..., A, outputs)``); dueling splits it into V(s) + A(s, a) - mean_a A.
+
+    ``embedding_dim > 0`` makes it IQN's head: ``forward(features, taus)`` multiplies the
+    features by an embedding of each tau and returns one quantile per tau, ``(..., A, T)``.
+    ``noisy_sigma > 0`` makes its linear layers ``NoisyLinear``.
+    """
+
+    def __init__(self, in_features: int, n_actions: int, dueling: bool, outputs: int = 1,
+                 noisy_sigma: float = 0.0, embedding_dim: int = 0) -> None:
+        super().__init__()
+        self.dueling, self.n_actions, self.outputs = dueling, n_actions, outputs
+        self.noisy = noisy_sigma > 0
+        self.embedding = nn.Linear(embedding_dim, in_features) if embedding_dim else None
+
+        def layer(width: int) -> nn.Module:
+            return NoisyLinear(in_features, width, noisy_sigma) if self.noisy else nn.Linear(in_features, width)
+
+        self.advantage = layer(n_actions * outputs)
+        self.value = layer(outputs) if dueling else None
+
+    @property
+    def plain(self) -> bool:
+        """One value per action from plain linear layers (what ``mlp_forward`` runs)."""
+        return self.outputs == 1 and not self.noisy and self.embedding is None
+
+    def forward(self, features: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embedding is not None:  # IQN: (..., d) features times phi(tau) for each tau: (..., T, d)
+            from deepq.distributional import cosine_features
+
+            phi = F.relu(self.embedding(cosine_features(taus, self.embedding.in_features)))
+            features = features.unsqueeze(-2) * phi
         advantage = self.advantage(features)
-        if self.value is None:
-            return advantage
-        return dueling_q(self.value(features), advantage)
+        if self.outputs > 1:
+            advantage = advantage.unflatten(-1, (self.n_actions, self.outputs))
+        if self.value is not None:
+            value = self.value(features)
+            advantage = (dueling_q(value, advantage) if self.outputs == 1
+                         else dueling_q(value.unsqueeze(-2), advantage, dim=-2))
+        return advantage.transpose(-1, -2) if self.embedding is not None else advantage
 
 
-def dueling_q(value: torch.Tensor, advantage: torch.Tensor) -> torch.Tensor:
-    """V(s) + A(s, a) - mean_a A(s, a): subtracting the mean advantage makes V and A
-    identifiable (Wang et al., 2016)."""
-    return value + advantage - advantage.mean(dim=-1, keepdim=True)
+def dueling_q(value: torch.Tensor, advantage: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """V(s) + A(s, a) - mean_a A(s, a), the actions along ``dim``: subtracting the mean advantage
+    makes V and A identifiable (Wang et al., 2016)."""
+    return value + advantage - advantage.mean(dim=dim, keepdim=True)
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -55,11 +114,12 @@ def mlp_forward(layers: Sequence[tuple[torch.Tensor, torch.Tensor]], obs: torch.
 
 
 class MLP(nn.Module):
-    """obs -> hidden layers with ReLU -> Q-values. ``hidden_sizes=(60, 40, 25)`` builds 5-60-40-25-3."""
+    """obs -> hidden layers with ReLU -> Q-values. ``hidden_sizes=(60, 40, 25)`` builds 5-60-40-25-3.
+    The head's options (``outputs``, ``noisy_sigma``, ``embedding_dim``) are ``QHead``'s."""
 
     def __init__(
         self, obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (256, 256),
-        dueling: bool = False,
+        dueling: bool = False, outputs: int = 1, noisy_sigma: float = 0.0, embedding_dim: int = 0,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -68,14 +128,16 @@ class MLP(nn.Module):
             layers += [nn.Linear(width, size), nn.ReLU()]
             width = size
         self.body = nn.Sequential(*layers)
-        self.head = QHead(width, n_actions, dueling)
+        self.head = QHead(width, n_actions, dueling, outputs, noisy_sigma, embedding_dim)
         # The linear layers in mlp_forward's order (a plain list, not registered twice): reading
         # their weights costs less than walking the modules with parameters() at every call.
         self.linears = [m for m in self.body if isinstance(m, nn.Linear)] + [
             m for m in (self.head.advantage, self.head.value) if m is not None]
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return mlp_forward([(m.weight, m.bias) for m in self.linears], obs, self.head.dueling)
+    def forward(self, obs: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
+        if self.head.plain:
+            return mlp_forward([(m.weight, m.bias) for m in self.linears], obs, self.head.dueling)
+        return self.head(self.body(obs.float()), taus)
 
 
 class MemberNets(nn.Module):
@@ -97,28 +159,48 @@ class MemberNets(nn.Module):
             raise ValueError("MemberNets needs at least one network")
         self.count = len(nets)
         self.names = [name for name, _ in nets[0].named_parameters()]
-        # The MLP's dueling flag when the members are MLPs (they run through mlp_forward), else None.
-        self.mlp_dueling = nets[0].head.dueling if isinstance(nets[0], MLP) else None
+        # The MLP's dueling flag when the members are plain MLPs (they run through mlp_forward), else None.
+        self.mlp_dueling = nets[0].head.dueling if isinstance(nets[0], MLP) and nets[0].head.plain else None
+        self.buffer_names = [name for name, _ in nets[0].named_buffers()]  # noisy layers' noise
         if self.count == 1:
             self.single = nets[0]
             return
         params, buffers = torch.func.stack_module_state(list(nets))
-        if buffers:
-            raise ValueError("MemberNets stacks parameters only; these networks have buffers")
         self.stacked = nn.ParameterList([nn.Parameter(params[name]) for name in self.names])
+        for i, name in enumerate(self.buffer_names):  # (K, ...) each; noise, never saved
+            self.register_buffer(f"stacked_buffer_{i}", buffers[name], persistent=False)
         # The architecture, without weights of its own: functional_call supplies each member's.
         self.__dict__["base"] = copy.deepcopy(nets[0]).to("meta")
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs ``(K, B, A)`` (or ``(K, B, A, M)`` for a distributional head) for observations
+        ``(K, B, ...)``; IQN's head also takes each row's fractions, ``taus (K, B, T)``."""
         if self.mlp_dueling is not None:  # one MLP's 2-D weights take the (1, B, in) rows as they are
             return mlp_forward(self.mlp_layers(), obs, self.mlp_dueling)
+        extra = () if taus is None else (taus,)
         if self.count == 1:
-            return self.single(obs[0]).unsqueeze(0)
-        params = dict(zip(self.names, self.stacked, strict=True))
-        return torch.func.vmap(self._member_forward)(params, obs)
+            return self.single(obs[0], *(t[0] for t in extra)).unsqueeze(0)
+        state = dict(zip(self.names, self.stacked, strict=True))
+        state.update(zip(self.buffer_names, self.noise_tensors(), strict=True))
+        return torch.func.vmap(self._member_forward)(state, obs, *extra)
 
-    def _member_forward(self, params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
-        return torch.func.functional_call(self.base, params, (obs,))
+    def _member_forward(self, state: dict[str, torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(self.base, state, inputs)
+
+    def train(self, mode: bool = True) -> MemberNets:
+        """Train or eval mode, for the weightless architecture that runs stacked members too
+        (a noisy layer has no noise in eval mode)."""
+        super().train(mode)
+        if "base" in self.__dict__:
+            self.base.train(mode)
+        return self
+
+    def noise_tensors(self) -> list[torch.Tensor]:
+        """The noisy layers' noise buffers, each ``(K, ...)``, member k's noise in row k (views of
+        the network's own buffers for one member): write into them to draw new noise."""
+        if self.count == 1:
+            return [b.unsqueeze(0) for b in self.single.buffers()]
+        return [getattr(self, f"stacked_buffer_{i}") for i in range(len(self.buffer_names))]
 
     def mlp_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """MLP members' (weight, bias) pairs in ``mlp_forward`` order: the network's own for one
@@ -187,9 +269,11 @@ class MemberNets(nn.Module):
 
 
 class NatureCNN(nn.Module):
-    """The Nature DQN (Mnih et al., 2015): uint8 frames (N, C, 84, 84) scaled to [0, 1] inside."""
+    """The Nature DQN (Mnih et al., 2015): uint8 frames (N, C, 84, 84) scaled to [0, 1] inside.
+    The head's options (``outputs``, ``noisy_sigma``, ``embedding_dim``) are ``QHead``'s."""
 
-    def __init__(self, in_channels: int, n_actions: int, dueling: bool = False) -> None:
+    def __init__(self, in_channels: int, n_actions: int, dueling: bool = False, outputs: int = 1,
+                 noisy_sigma: float = 0.0, embedding_dim: int = 0) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(in_channels, 32, 8, stride=4), nn.ReLU(),
@@ -198,19 +282,22 @@ class NatureCNN(nn.Module):
             nn.Flatten(),
             nn.Linear(64 * 7 * 7, 512), nn.ReLU(),
         )
-        self.head = QHead(512, n_actions, dueling)
+        self.head = QHead(512, n_actions, dueling, outputs, noisy_sigma, embedding_dim)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(obs.float() / 255.0))
+    def forward(self, obs: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.body(obs.float() / 255.0), taus)
 
 
 def build_q_network(
-    obs_shape: tuple[int, ...], n_actions: int, hidden_sizes: Sequence[int], dueling: bool
+    obs_shape: tuple[int, ...], n_actions: int, hidden_sizes: Sequence[int], dueling: bool,
+    outputs: int = 1, noisy_sigma: float = 0.0, embedding_dim: int = 0,
 ) -> nn.Module:
-    """The Q-network an observation shape calls for: CNN for (C, 84, 84) frames, else an MLP."""
+    """The Q-network an observation shape calls for: CNN for (C, 84, 84) frames, else an MLP;
+    the head's options are ``QHead``'s."""
+    head = (outputs, noisy_sigma, embedding_dim)
     if len(obs_shape) == 3:
-        return NatureCNN(obs_shape[0], n_actions, dueling)
+        return NatureCNN(obs_shape[0], n_actions, dueling, *head)
     obs_dim = 1
     for size in obs_shape:
         obs_dim *= size
-    return MLP(obs_dim, n_actions, hidden_sizes, dueling)
+    return MLP(obs_dim, n_actions, hidden_sizes, dueling, *head)

@@ -474,11 +474,10 @@ class Trainer:
 
     def _evaluate(self, display: Any) -> None:
         """Every member's greedy evaluation as one batch; each recorded in its own run."""
-        self.agent.q_net.eval()
-        returns = evaluate_members(self.agent.greedy, self.env_id, self.config.eval_episodes,
-                                   [m.seed + EVAL_SEED_OFFSET for m in self.members], env_kwargs=self.env_kwargs,
-                                   processes=1 if self.display is not None else None)
-        self.agent.q_net.train()
+        with self.agent.evaluating():
+            returns = evaluate_members(self.agent.greedy, self.env_id, self.config.eval_episodes,
+                                       [m.seed + EVAL_SEED_OFFSET for m in self.members],
+                                       env_kwargs=self.env_kwargs, processes=1 if self.display is not None else None)
         for m, member_returns in zip(self.members, returns, strict=True):
             if not m.finished:
                 self.record_evaluation(m, member_returns, display)
