@@ -329,9 +329,9 @@ _C51 = dict(distribution="c51", num_atoms=51, v_min=-100.0, v_max=100.0)
 _preset("c51", "LunarLander-v3", "C51: lunarlander-fast with 51 atoms on [-100, 100]", **{**_LUNAR, **_C51})
 _preset("qrdqn", "LunarLander-v3", "QR-DQN: lunarlander-fast with 50 quantiles, quantile Huber loss",
         **{**_LUNAR, "distribution": "qr", "num_quantiles": 50})
-_preset("iqn", "LunarLander-v3", "IQN: lunarlander-fast with Dopamine's sample counts (N = N' = 64, K = 32)",
-        **{**_LUNAR, "distribution": "iqn", "num_tau_samples": 64, "num_tau_prime_samples": 64,
-           "num_quantile_samples": 32, "quantile_embedding_dim": 64})
+_preset("iqn", "LunarLander-v3", "IQN: lunarlander-fast with N = N' = 16 sampled fractions, K = 16, 64 cosine features",
+        **{**_LUNAR, "distribution": "iqn", "num_tau_samples": 16, "num_tau_prime_samples": 16,
+           "num_quantile_samples": 16, "quantile_embedding_dim": 64})
 _preset("mdqn", "LunarLander-v3", "Munchausen DQN: lunarlander-fast, alpha 0.9, tau 0.03, l0 -1, no double",
         **{**_LUNAR, "munchausen": True, "double": False})
 _preset(
