@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
@@ -52,7 +53,8 @@ def run_deepq(env_id: str, algo: str, seeds: str, out: Path, steps: int | None) 
     if steps:
         args += ["--steps", str(steps)]
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "deepq.cli", *args], capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}  # this checkout's deepq, whatever is installed
+    result = subprocess.run([sys.executable, "-m", "deepq.cli", *args], capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"deepq {' '.join(args)} failed:\n{result.stderr[-2000:]}")
     print(result.stdout.strip().splitlines()[-1], flush=True)

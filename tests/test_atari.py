@@ -1,5 +1,7 @@
 """Atari through the real ALE: preprocessing, the frame memory in the loop, recording."""
 
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -92,3 +94,21 @@ def test_prioritized_replay_and_n_step_over_the_frame_memory(tmp_path, n_step):
     # discounts gamma^k: k = n inside an episode, shorter only where its episode ended
     k = np.round(np.log(batch.discounts.numpy()) / np.log(config.gamma)).astype(int)
     assert set(k.tolist()) <= set(range(1, n_step + 1)) and (k == n_step).mean() > 0.9
+
+
+def test_rainbow_trains_on_the_frame_memory_with_seeds_and_resumes(tmp_path):
+    """The rainbow-pong preset (C51 + noisy + dueling + double + prioritized + 3-step) on the
+    Nature CNN, two seeds batched, stopped and resumed."""
+    config, _ = build_config("ALE/Pong-v5", "rainbow-pong", {**SHORT, "target_update_interval": 100,
+                                                             "checkpoint_interval": 300})
+    trainer = Trainer("ALE/Pong-v5", config, seeds=[0, 1], run_dir=tmp_path / "rainbow", total_steps=450,
+                      device="cpu", progress=False, env_kwargs={"max_episode_steps": 150}, save_replay=True)
+    assert trainer.agent.q_net.noise_tensors() and trainer.agent.support.numel() == 51
+
+    def stop_at_300(t):
+        if t.clock.step >= 300:
+            t.stop.signal = signal.SIGINT
+
+    assert all(s["interrupted"] and s["gradient_steps"] > 0 for s in trainer.run(callback=stop_at_300))
+    resumed = Trainer.resume(tmp_path / "rainbow", device="cpu", progress=False).run()
+    assert all(s["steps"] == 450 and not s["interrupted"] and np.isfinite(s["final_eval_mean"]) for s in resumed)

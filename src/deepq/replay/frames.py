@@ -227,15 +227,16 @@ class FrameReplay:
         return self.gather(self.sample_indices(batch_size))
 
     # --- persistence ---
+    STATE = ("frames", "actions", "rewards", "terminated", "first", "has_next", "cursor", "written", "open",
+             "episode_steps")
+
     def state_dict(self) -> dict[str, Any]:
-        names = ("frames", "actions", "rewards", "terminated", "first", "has_next", "cursor", "written", "open",
-                 "episode_steps")
-        return {name: torch.from_numpy(getattr(self, name).copy()) for name in names} | {
+        return {name: torch.from_numpy(getattr(self, name).copy()) for name in self.STATE} | {
             "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            if name != "rng":
-                getattr(self, name)[...] = value.numpy()
+        """Restore what ``state_dict`` saved (a prioritized memory's state adds its own keys)."""
+        for name in self.STATE:
+            getattr(self, name)[...] = state[name].numpy()
         self.rng.bit_generator.state = state["rng"]
         self.count = int(self.has_next.sum())
