@@ -279,11 +279,11 @@ _preset(
     "cartpole", "CartPole-v1",
     "128-128 MLP, 8 vector envs, 2 gradient steps per 8 env steps, double DQN, 3-step returns, "
     "target copy every 250 steps, lr 3e-3 and epsilon annealed to ~0",
-    learning_rate=3e-3, lr_final_fraction=0.005, n_step=3, batch_size=64, buffer_size=50_000,
-    learning_starts=1_000, gamma=0.99, train_freq=1, gradient_steps=2, num_envs=8,
-    target_update_interval=250, tau=1.0, double=True, hidden_sizes=(128, 128),
-    exploration_fraction=0.15, exploration_final_eps=0.0, total_steps=50_000,
-    eval_interval=2_000, solved_threshold=475.0,
+    hidden_sizes=(128, 128), num_envs=8, total_steps=50_000, eval_interval=2_000, solved_threshold=475.0,
+    learning_rate=3e-3, lr_final_fraction=0.005, batch_size=64, train_freq=1, gradient_steps=2,  # optimisation
+    buffer_size=50_000, learning_starts=1_000, n_step=3,  # memory
+    gamma=0.99, double=True, target_update_interval=250, tau=1.0,  # target
+    exploration_fraction=0.15, exploration_final_eps=0.0,
 )
 _preset(
     "cartpole-fast", "CartPole-v1", "the cartpole preset with a 64-64 MLP: cheaper steps, less reliable",
