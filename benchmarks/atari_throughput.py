@@ -49,12 +49,13 @@ def main() -> None:
     parser.add_argument("--buffer", type=int, default=100_000)
     parser.add_argument("--num-envs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
+    parser.add_argument("--preset", default="pong", help="an Atari preset (pong, rainbow-pong, ...)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     total = args.learning_starts + args.steps
-    config, _ = build_config(args.env, "pong", {
+    config, _ = build_config(args.env, args.preset, {
         "buffer_size": args.buffer, "learning_starts": args.learning_starts, "num_envs": args.num_envs,
         "eval_interval": 0, "checkpoint_interval": 0, "eval_episodes": 1,
     })
@@ -65,21 +66,23 @@ def main() -> None:
     marks: dict[str, tuple[int, float]] = {}
 
     def mark(t: Trainer) -> None:
-        if "learning" not in marks and t.state.gradient_steps > 0:
-            marks["learning"] = (t.state.step, time.perf_counter())
-        if t.state.step >= total and "end" not in marks:
-            if trainer.device.type == "cuda":
+        if "learning" not in marks and t.clock.gradient_steps > 0:
+            marks["learning"] = (t.clock.step, time.perf_counter())
+        if t.clock.step >= total and "end" not in marks:
+            if trainer.agent.device.type == "cuda":
                 torch.cuda.synchronize()
-            marks["end"] = (t.state.step, time.perf_counter())
+            marks["end"] = (t.clock.step, time.perf_counter())
 
     marks["start"] = (0, time.perf_counter())
     summary = trainer.run(callback=mark)
+    if "end" not in marks:
+        raise SystemExit(f"the run ended at step {summary['steps']} of {total}: {summary}")
     (s0, t0), (s1, t1), (s2, t2) = marks["start"], marks["learning"], marks["end"]
     collect_sps = (s1 - s0) / (t1 - t0)
     learn_sps = (s2 - s1) / (t2 - t1)
-    device = trainer.device
+    device = trainer.agent.device
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"\n{args.env}, pong preset, num_envs {args.num_envs}, device {device} ({name})")
+    print(f"\n{args.env}, {args.preset} preset, num_envs {args.num_envs}, device {device} ({name})")
     print("| phase | steps | steps/s |")
     print("| --- | --- | --- |")
     print(f"| environments alone (random actions) | 5000 | {env_sps:.0f} |")
