@@ -101,14 +101,14 @@ def test_rainbow_trains_on_the_frame_memory_with_seeds_and_resumes(tmp_path):
     Nature CNN, two seeds batched, stopped and resumed."""
     config, _ = build_config("ALE/Pong-v5", "rainbow-pong", {**SHORT, "target_update_interval": 100,
                                                              "checkpoint_interval": 300})
-    trainer = Trainer("ALE/Pong-v5", config, seeds=[0, 1], run_dir=tmp_path / "rainbow", total_steps=450,
-                      device="cpu", progress=False, env_kwargs={"max_episode_steps": 150}, save_replay=True)
+    trainer = Trainer("ALE/Pong-v5", config, seeds=[0, 1], run_dir=tmp_path / "rainbow", total_steps=320,
+                      device="cpu", progress=False, env_kwargs={"max_episode_steps": 80}, save_replay=True)
     assert trainer.agent.q_net.noise_tensors() and trainer.agent.support.numel() == 51
 
-    def stop_at_300(t):
-        if t.clock.step >= 300:
+    def stop_at_260(t):
+        if t.clock.step >= 260:
             t.stop.signal = signal.SIGINT
 
-    assert all(s["interrupted"] and s["gradient_steps"] > 0 for s in trainer.run(callback=stop_at_300))
+    assert all(s["interrupted"] and s["gradient_steps"] > 0 for s in trainer.run(callback=stop_at_260))
     resumed = Trainer.resume(tmp_path / "rainbow", device="cpu", progress=False).run()
-    assert all(s["steps"] == 450 and not s["interrupted"] and np.isfinite(s["final_eval_mean"]) for s in resumed)
+    assert all(s["steps"] == 320 and not s["interrupted"] and np.isfinite(s["final_eval_mean"]) for s in resumed)
