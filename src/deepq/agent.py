@@ -308,7 +308,6 @@ class DQNAgent:
         next_taus = (self.sample_taus(batch.obs.shape[1], config.num_tau_prime_samples)
                      if kind == "iqn" else None)
         next_target = self.outputs(target_net, batch.next_obs, next_taus)
-        not_done = batch.discounts * (1.0 - batch.terminated)
         if config.munchausen:  # the soft bootstrap needs the target's Q at s as well
             q_s = self.outputs(target_net, batch.obs)
             return munchausen_target(batch.rewards, batch.terminated, batch.discounts, q_s, batch.actions,
@@ -324,6 +323,7 @@ class DQNAgent:
         if kind == "c51":
             return categorical_projection(torch.softmax(next_dist, dim=-1), batch.rewards, batch.terminated,
                                           batch.discounts, self.support)
+        not_done = batch.discounts * (1.0 - batch.terminated)
         return batch.rewards.unsqueeze(-1) + not_done.unsqueeze(-1) * next_dist  # target quantiles
 
     def _forward_by_hand(self, batch: Batch, with_next: bool) -> tuple[torch.Tensor, torch.Tensor | None,
