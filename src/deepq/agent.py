@@ -307,14 +307,18 @@ class DQNAgent:
         target_net = self.target_net if self.target_net is not None else self.q_net
         next_taus = (self.sample_taus(batch.obs.shape[1], config.num_tau_prime_samples)
                      if kind == "iqn" else None)
-        next_target = self.outputs(target_net, batch.next_obs, next_taus)
+        if self.target_net is None and next_q_online is not None and kind == "none":
+            next_target = next_q_online  # the online net bootstraps itself: its s' values are at hand
+        else:
+            next_target = self.outputs(target_net, batch.next_obs, next_taus)
         if config.munchausen:  # the soft bootstrap needs the target's Q at s as well
             q_s = self.outputs(target_net, batch.obs)
             return munchausen_target(batch.rewards, batch.terminated, batch.discounts, q_s, batch.actions,
                                      next_target, config.munchausen_alpha, config.munchausen_tau,
                                      config.munchausen_clip)
-        if online_next and next_q_online is None:
-            next_q_online = self.mean_q(self.outputs(self.q_net, batch.next_obs))
+        if online_next and next_q_online is None:  # without a target net, the one pass above serves
+            next_q_online = (self.mean_q(next_target) if self.target_net is None
+                             else self.mean_q(self.outputs(self.q_net, batch.next_obs)))
         if kind == "none":
             next_value = next_state_value(next_target, next_q_online if config.double else None)
             return td_target(batch.rewards, batch.terminated, next_value, batch.discounts)
