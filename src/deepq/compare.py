@@ -92,7 +92,7 @@ def group_runs(spec: str) -> list[Run]:
             runs += [load_run(m.parent) for m in members]
         elif (path / "summary.json").exists():
             runs.append(load_run(path))
-        elif path.is_dir() and not members:
+        elif path.is_dir():
             continue  # a glob may match other folders
         else:
             raise UserError(f"{path} does not exist; pass a run directory, a --seeds directory or a glob")
