@@ -79,6 +79,7 @@ class DQNConfig:
 
     # --- environments, evaluation, bookkeeping ---
     num_envs: int = 1  # environments stepped together (Gymnasium vector API)
+    env_backend: str = "auto"  # auto: Atari ids on ALE's C++ vector env, others on Gymnasium's | gymnasium
     total_steps: int = 50_000  # env steps in a run when --steps is not given
     eval_interval: int = 5_000  # env steps between greedy evaluations; 0 = only at the end
     eval_episodes: int = 100  # episodes per evaluation
@@ -155,6 +156,7 @@ class DQNConfig:
             "exploration": ("epsilon", "boltzmann"),
             "exploration_schedule": ("linear", "decrement", "exponential"),
             "distribution": ("none", "c51", "qr", "iqn"),
+            "env_backend": ("auto", "gymnasium"),
         }
         for ok, message in checks:
             if not ok:

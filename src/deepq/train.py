@@ -302,7 +302,8 @@ class Trainer:
         for m in members:
             hparams = {"env_id": self.env_id, "seed": m.seed, **config.to_dict()}
             m.logger = RunLogger(m.run_dir, hparams, clock.step, display if k_members == 1 else None)
-        envs = ResumableVectorEnv(self.env_id, k_members * n, seed=self.seeds, **self.env_kwargs)
+        envs = ResumableVectorEnv(self.env_id, k_members * n, seed=self.seeds, backend=config.env_backend,
+                                  **self.env_kwargs)
         obs = self._start_episodes(envs, display)
         for m in members:
             m.recent.extend(m.record.recent_returns)

@@ -17,6 +17,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from deepq.envs.ale_vector import AleVectorEnv, ale_options
+from deepq.envs.atari import is_atari
 from deepq.envs.cartpole import CartPoleBatch, is_batchable
 from deepq.envs.make import make_env
 
@@ -24,8 +26,9 @@ SEED_RANGE = 2**31 - 1
 
 
 class ResumableVectorEnv:
-    """``num_envs`` copies of ``env_id`` stepped together (Gymnasium's SyncVectorEnv; CartPole-v1
-    as one ``CartPoleBatch`` of numpy arrays, the same trajectories without a loop over them).
+    """``num_envs`` copies of ``env_id`` stepped together: Gymnasium's SyncVectorEnv; CartPole-v1
+    as one ``CartPoleBatch`` of numpy arrays (the same trajectories without a loop over them);
+    Atari ids, unless ``backend="gymnasium"``, on ALE's C++ vector environment (``AleVectorEnv``).
 
     Resets are done here, not by the vector env's autoreset, so each new episode's seed is
     known: ``step`` returns the true last observation of a finished episode, and
@@ -35,12 +38,15 @@ class ResumableVectorEnv:
     equal groups, group k drawing its episode seeds from ``seed[k]`` alone, as it would by itself.
     """
 
-    def __init__(self, env_id: str, num_envs: int, seed: int | Sequence[int], **kwargs: Any) -> None:
+    def __init__(self, env_id: str, num_envs: int, seed: int | Sequence[int], backend: str = "auto",
+                 **kwargs: Any) -> None:
         make_env(env_id, **kwargs).close()  # fail early, with deepq's message
         self.num_envs = num_envs
-        self.envs: gym.vector.SyncVectorEnv | CartPoleBatch
+        self.envs: gym.vector.SyncVectorEnv | CartPoleBatch | AleVectorEnv
         if is_batchable(env_id, kwargs):
             self.envs = CartPoleBatch(num_envs)
+        elif backend == "auto" and is_atari(env_id) and ale_options(env_id, kwargs) is not None:
+            self.envs = AleVectorEnv(env_id, num_envs, **kwargs)
         else:
             self.envs = gym.vector.SyncVectorEnv(
                 [lambda: make_env(env_id, training=True, **kwargs) for _ in range(num_envs)],
@@ -82,6 +88,11 @@ class ResumableVectorEnv:
 
     def reset_done(self, done: np.ndarray) -> np.ndarray:
         """Start new episodes where ``done``; returns the observations to act on next."""
+        if isinstance(self.envs, AleVectorEnv):  # a lost life goes on in the same game
+            lost = done & self.envs.life_lost
+            if lost.any():
+                self.obs = self.envs.go_on(lost)
+            done = done & ~lost
         if not done.any():
             return self.obs
         indices = np.flatnonzero(done)
@@ -134,13 +145,35 @@ class ResumableVectorEnv:
             rng.bit_generator.state = rng_state
         self.episode_seeds = [int(s) for s in state["episode_seeds"]]
         self.episode_actions = [a.tolist() for a in state["episode_actions"]]
-        obs, _ = self.envs.reset(seed=list(self.episode_seeds))
-        obs = np.array(obs)
-        for i, history in enumerate(self.episode_actions):
-            for action in history:
-                obs[i] = self._step_one(i, action)
+        if isinstance(self.envs, AleVectorEnv):
+            obs = self._replay_together()
+        else:
+            obs, _ = self.envs.reset(seed=list(self.episode_seeds))
+            obs = np.array(obs)
+            for i, history in enumerate(self.episode_actions):
+                for action in history:
+                    obs[i] = self._step_one(i, action)
         self.obs = obs
         return obs, bool(np.array_equal(obs, state["obs"].numpy()))
+
+    def _replay_together(self) -> np.ndarray:
+        """Replay on ALE, which steps all its games at once: game i, with L_i actions to replay
+        out of T at most, is reset with its seed T - L_i steps in (no-ops before that), so the
+        last step brings every game to where it was."""
+        lengths = np.array([len(h) for h in self.episode_actions], dtype=np.int64)
+        total = int(lengths.max(initial=0))
+        begin = total - lengths
+        obs, _ = self.envs.reset(seed=list(self.episode_seeds))
+        for t in range(total + 1):
+            late = (begin == t) & (t > 0)
+            if late.any():
+                obs, _ = self.envs.reset(seed=list(self.episode_seeds), options={"reset_mask": late})
+            if t == total:
+                break
+            actions = np.array([h[t - b] if t >= b else 0 for h, b in zip(self.episode_actions, begin, strict=True)])
+            self.envs.step(actions)
+            obs = self.envs.go_on(self.envs.life_lost & (begin <= t))
+        return np.array(obs)
 
     def _step_one(self, index: int, action: int) -> np.ndarray:
         """Advance environment ``index`` alone; returns its observation."""

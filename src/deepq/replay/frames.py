@@ -73,48 +73,50 @@ class FrameReplay:
         return self.count - int(waiting.sum())
 
     # --- writing ---
-    def _write(self, env: int, frame: np.ndarray, first: bool) -> int:
-        slot = int(self.cursor[env])
-        self.frames[env, slot] = frame
-        self.first[env, slot] = first
-        self.count -= int(self.has_next[env, slot])
-        self.has_next[env, slot] = False
-        self.actions[env, slot], self.rewards[env, slot], self.terminated[env, slot] = 0, 0.0, 0.0
-        self.cursor[env] = (slot + 1) % self.slots
-        self.written[env] = min(self.written[env] + 1, self.slots)
-        return slot
+    def _write(self, envs: np.ndarray, frames: np.ndarray, first: bool) -> np.ndarray:
+        """Each of ``envs`` writes its frame at its cursor; returns the slots written."""
+        slots = self.cursor[envs].copy()
+        self.frames[envs, slots] = frames
+        self.first[envs, slots] = first
+        self.count -= int(self.has_next[envs, slots].sum())
+        self.has_next[envs, slots] = False
+        self.actions[envs, slots], self.rewards[envs, slots], self.terminated[envs, slots] = 0, 0.0, 0.0
+        self.cursor[envs] = (slots + 1) % self.slots
+        self.written[envs] = np.minimum(self.written[envs] + 1, self.slots)
+        return slots
 
     def add(
         self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
         terminated: np.ndarray, truncated: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One vector step of stacked observations (num_envs, stack, H, W); stores only the
-        newest frames. Returns the rows (flat indices) that became sampleable: the new
-        transition itself for one-step returns; for n-step, the one whose n steps this step
-        completes, or at an episode's end every one of its rows still waiting."""
-        rows = []
+        """One vector step of stacked observations (num_envs, stack, H, W), written for all
+        environments at once; stores only the newest frames. Returns the rows (flat indices)
+        that became sampleable: the new transitions themselves for one-step returns; for n-step,
+        those whose n steps this step completes, and at an episode's end every one of its rows
+        still waiting."""
+        envs = np.arange(self.num_envs)
         done = np.asarray(terminated, bool) if truncated is None else np.asarray(terminated, bool) | truncated
-        for env in range(self.num_envs):
-            if not self.open[env]:  # the episode's first observation
-                self._write(env, obs[env][-1], first=True)
-                self.open[env] = True
-                self.episode_steps[env] = 0
-            slot = int((self.cursor[env] - 1) % self.slots)  # holds obs[env]'s newest frame
-            self.actions[env, slot] = actions[env]
-            self.rewards[env, slot] = rewards[env]
-            self.terminated[env, slot] = terminated[env]
-            self._write(env, next_obs[env][-1], first=False)
-            self.has_next[env, slot] = True
-            self.count += 1
-            self.episode_steps[env] += 1
-            # rows of this episode (at most n back) whose n-step return is now complete
+        starting = envs[~self.open]
+        if len(starting):  # an episode's first observation
+            self._write(starting, obs[starting, -1], first=True)
+            self.open[starting] = True
+            self.episode_steps[starting] = 0
+        slots = (self.cursor - 1) % self.slots  # each holds its obs' newest frame
+        self.actions[envs, slots] = actions
+        self.rewards[envs, slots] = rewards
+        self.terminated[envs, slots] = terminated
+        self._write(envs, next_obs[:, -1], first=False)
+        self.has_next[envs, slots] = True
+        self.count += self.num_envs
+        self.episode_steps += 1
+        # rows (at most n back in their episode) whose n-step return is now complete
+        full = ~done & (self.episode_steps >= self.n_step)
+        rows = [envs[full] * self.slots + (slots[full] - self.n_step + 1) % self.slots]
+        for env in envs[done]:
             back = min(int(self.episode_steps[env]), self.n_step)
-            ready = range(slot - back + 1, slot + 1) if done[env] else (
-                [slot - self.n_step + 1] if back == self.n_step else [])
-            rows.extend(env * self.slots + (s % self.slots) for s in ready)
-            if done[env]:
-                self.open[env] = False
-        return np.asarray(rows, dtype=np.int64)
+            rows.append(env * self.slots + np.arange(slots[env] - back + 1, slots[env] + 1) % self.slots)
+        self.open[done] = False
+        return np.sort(np.concatenate(rows)).astype(np.int64)
 
     # --- reading ---
     def _history(self, env: np.ndarray, newest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
