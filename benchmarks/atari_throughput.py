@@ -1,15 +1,19 @@
 """Steps per second of the training loop on Atari Pong (the `pong` preset), CPU or GPU.
 
     .venv/bin/python benchmarks/atari_throughput.py [--device auto] [--steps 20000] [--num-envs 1]
+        [--backend auto|gymnasium] [--set KEY=VALUE ...]
 
 Three rows, each measured in this process:
 - the environments alone (random actions through the full preprocessing: no-op starts,
   frame skip 4 with max-pooling, 84x84 grayscale, episodic life, fire reset, 4-frame stacks);
 - the training loop before learning starts (act, step, store in the frame memory);
-- the training loop while learning (one gradient step of batch 32 every 4 steps, the Nature
-  CNN, the target update every 1000 steps), timed from the first gradient step to the end.
-The `pong` preset is used as is, except for the run length, a memory of `--buffer` transitions
-(1M needs ~7 GB) and no periodic evaluation or checkpoint inside the timed window.
+- the training loop while learning (the preset's gradient steps, the Nature CNN, the target
+  update), timed from the first gradient step to the end.
+The preset is used as is, except for the run length, a memory of `--buffer` transitions (1M
+needs ~7 GB), no periodic evaluation or checkpoint inside the timed window, and `--set`.
+`--backend gymnasium` steps the games through Gymnasium's wrappers, `auto` through ALE's C++
+vector environment. Run it with PYTHONPATH=<clone>/src to measure another commit (one without
+`env_backend` needs `--backend gymnasium`, which it then leaves out of the config).
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ import time
 import numpy as np
 import torch
 
-from deepq.config import build_config
+from deepq.config import DQNConfig, build_config
 from deepq.envs.resumable import ResumableVectorEnv
 from deepq.train import Trainer
 
 
-def env_steps_per_second(env_id: str, num_envs: int, steps: int) -> float:
-    envs = ResumableVectorEnv(env_id, num_envs, seed=0)
+def env_steps_per_second(env_id: str, num_envs: int, steps: int, backend: str) -> float:
+    if "env_backend" in DQNConfig.__dataclass_fields__:
+        envs = ResumableVectorEnv(env_id, num_envs, seed=0, backend=backend)
+    else:  # a commit from before env_backend
+        envs = ResumableVectorEnv(env_id, num_envs, seed=0)
     envs.reset()
     rng = np.random.default_rng(0)
     n_actions = int(envs.envs.single_action_space.n)
@@ -50,16 +57,22 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
     parser.add_argument("--preset", default="pong", help="an Atari preset (pong, rainbow-pong, ...)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "gymnasium"))
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="overrides")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     total = args.learning_starts + args.steps
-    config, _ = build_config(args.env, args.preset, {
+    overrides = {
         "buffer_size": args.buffer, "learning_starts": args.learning_starts, "num_envs": args.num_envs,
         "eval_interval": 0, "checkpoint_interval": 0, "eval_episodes": 1,
-    })
-    env_sps = env_steps_per_second(args.env, args.num_envs, 5_000)
+        **dict(pair.split("=", 1) for pair in args.overrides),
+    }
+    if args.backend != "gymnasium" or "env_backend" in DQNConfig.__dataclass_fields__:
+        overrides["env_backend"] = args.backend
+    config, _ = build_config(args.env, args.preset, overrides)
+    env_sps = env_steps_per_second(args.env, config.num_envs, 5_000, args.backend)
     trainer = Trainer(args.env, config, seed=0, run_dir=tempfile.mkdtemp(prefix="deepq-atari-"),
                       total_steps=total, device=args.device, progress=False,
                       env_kwargs={"max_episode_steps": 27_000})
@@ -82,12 +95,14 @@ def main() -> None:
     learn_sps = (s2 - s1) / (t2 - t1)
     device = trainer.agent.device
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"\n{args.env}, {args.preset} preset, num_envs {args.num_envs}, device {device} ({name})")
+    ratio = config.batch_size * max(config.gradient_steps, 1) / (config.num_envs * config.train_freq)
+    print(f"\n{args.env}, {args.preset} preset, {args.backend} path, num_envs {config.num_envs}, batch "
+          f"{config.batch_size}, {ratio:g} samples per env step, device {device} ({name})")
     print("| phase | steps | steps/s |")
     print("| --- | --- | --- |")
     print(f"| environments alone (random actions) | 5000 | {env_sps:.0f} |")
     print(f"| loop before learning starts | {s1 - s0} | {collect_sps:.0f} |")
-    print(f"| loop while learning (train_freq 4, batch 32) | {s2 - s1} | {learn_sps:.0f} |")
+    print(f"| loop while learning | {s2 - s1} | {learn_sps:.0f} |")
     print(f"gradient steps: {summary['gradient_steps']}; "
           f"10M steps at this rate: {1e7 / learn_sps / 3600:.1f} h")
     print(f"steps_per_second_learning: {learn_sps:.0f}")

@@ -76,6 +76,23 @@ def td_target(
     return rewards + gamma * (1.0 - terminated) * next_value
 
 
+def q_lambda_returns(
+    rewards: torch.Tensor, terminated: torch.Tensor, done: torch.Tensor, next_values: torch.Tensor,
+    gamma: float, lam: float,
+) -> torch.Tensor:
+    """PQN's Q(lambda) returns over a rollout, ``(T, N)`` each, backwards from its last step:
+    ``G_t = r_t + gamma (1 - term_t) [V_t + lam (1 - done_t) (G_{t+1} - V_t)]`` with
+    ``V_t = max_a Q(s_{t+1}, a)``; the last step and an episode's end bootstrap from V alone
+    (a truncation from its true last observation, a termination not at all)."""
+    returns = torch.empty_like(next_values)
+    following = next_values[-1]
+    for t in range(len(rewards) - 1, -1, -1):
+        blend = next_values[t] + lam * (1.0 - done[t]) * (following - next_values[t])
+        following = rewards[t] + gamma * (1.0 - terminated[t]) * blend
+        returns[t] = following
+    return returns
+
+
 def td_loss(
     predicted: torch.Tensor, target: torch.Tensor, kind: str = "huber",
     weights: torch.Tensor | None = None,
@@ -93,6 +110,7 @@ def td_loss(
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
+    "radam": torch.optim.RAdam,
     "rmsprop": torch.optim.RMSprop,
     "adagrad": torch.optim.Adagrad,
     "sgd": torch.optim.SGD,
@@ -114,7 +132,8 @@ def build_nets(obs_shape: tuple[int, ...], n_actions: int, config: DQNConfig,
     def build() -> nn.Module:
         return build_q_network(obs_shape, n_actions, config.hidden_sizes, config.dueling, head_outputs(config),
                                config.noisy_sigma if config.noisy else 0.0,
-                               config.quantile_embedding_dim if config.distribution == "iqn" else 0)
+                               config.quantile_embedding_dim if config.distribution == "iqn" else 0,
+                               layer_norm=config.layer_norm)
 
     nets = []
     for seed in seeds:
@@ -267,13 +286,14 @@ class DQNAgent:
         config, kind = self.config, self.config.distribution
         if config.noisy:  # new noise for each learn step, online and target alike
             self.sample_noise(self.q_net, self.target_net)
-        online_next = config.double or self.target_net is None  # does the target need Q_online(s')?
+        given = batch.next_obs is None  # PQN's rows carry their Q(lambda) targets as rewards
+        online_next = not given and (config.double or self.target_net is None)  # does the target need Q_online(s')?
         taus = self.sample_taus(batch.obs.shape[1], config.num_tau_samples) if kind == "iqn" else None
         if self.by_hand:  # one forward pass for s and s' together, keeping each layer's input
             outputs, next_q_online, inputs = self._forward_by_hand(batch, online_next)
         else:
             outputs, next_q_online = self.outputs(self.q_net, batch.obs, taus), None
-        target = self._target(batch, online_next, next_q_online)
+        target = batch.rewards if given else self._target(batch, online_next, next_q_online)
         predicted = taken(outputs, batch.actions)  # (K, B), or (K, B, M) for a distribution
 
         if kind == "none":
@@ -402,6 +422,8 @@ class DQNAgent:
         if not isinstance(replays, MemberReplays):
             replays = MemberReplays([replays])
         self.set_learning_rate(learning_rate_at(config, step, total_steps))
+        if config.algorithm == "pqn":
+            self.set_rollout_targets(replays)
         if replays.prioritized:  # importance-sampling exponent annealed to 1
             replays.set_beta(priority_beta_at(config, step, total_steps))
         for _ in range(gradient_steps):
@@ -411,6 +433,18 @@ class DQNAgent:
             self.update_target()
             self.last_target_update = step
         return info
+
+    @torch.no_grad()
+    def set_rollout_targets(self, rollouts: MemberReplays) -> None:
+        """PQN: each member's Q(lambda) returns over its full rollout, bootstrapped from the
+        network as it is before this round's gradient steps (one forward pass for all rows)."""
+        next_obs = torch.stack([torch.as_tensor(r.flat_next_obs(), device=self.device) for r in rollouts.replays])
+        values = self.mean_q(self.outputs(self.q_net, next_obs)).max(dim=-1).values
+        for k, rollout in enumerate(rollouts.replays):
+            rewards, terminated, done = (torch.as_tensor(a, device=self.device) for a in rollout.signals())
+            returns = q_lambda_returns(rewards, terminated, done, values[k].view(rewards.shape),
+                                       self.config.gamma, self.config.q_lambda)
+            rollout.set_targets(returns)
 
     def update_target(self) -> None:
         """Hard copy (tau = 1) or Polyak average (tau < 1) of the online weights into the target."""

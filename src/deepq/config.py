@@ -19,9 +19,15 @@ from deepq.errors import ConfigError  # noqa: F401 - raised here, importable fro
 class DQNConfig:
     """Every hyperparameter of a deepq run. Each field's comment is its documentation."""
 
+    # --- the algorithm ---
+    algorithm: str = "dqn"  # dqn (a replay memory) | pqn (no replay, no target net: Q(lambda) over rollouts)
+    rollout_steps: int = 64  # pqn: vector steps in each rollout, learned from once it is full
+    q_lambda: float = 0.65  # pqn: lambda of the Q(lambda) returns (0: one-step targets, 1: Monte Carlo)
+    update_epochs: int = 4  # pqn: passes over each rollout, in minibatches of batch_size
+
     # --- optimisation ---
     learning_rate: float = 1e-3  # step size of the optimizer
-    optimizer: str = "adam"  # adam | rmsprop | adagrad | sgd
+    optimizer: str = "adam"  # adam | radam | rmsprop | adagrad | sgd
     loss: str = "huber"  # huber (smooth L1) | mse
     max_grad_norm: float = 10.0  # clip gradients to this global L2 norm; 0 turns it off
     grad_clip_value: float = 0.0  # clamp each gradient to [-v, v] (Atari tutorial: 1); 0 = off
@@ -41,6 +47,7 @@ class DQNConfig:
     # --- network ---
     hidden_sizes: tuple[int, ...] = (256, 256)  # hidden layer widths of the MLP
     dueling: bool = False  # dueling head V(s) + A(s, a) - mean A
+    layer_norm: bool = False  # LayerNorm before each hidden ReLU (PQN's network)
     noisy: bool = False  # noisy nets: factorised Gaussian noise in the head's layers; epsilon then defaults to 0
     noisy_sigma: float = 0.5  # noisy: sigma_0; each noisy layer starts with sigma = sigma_0 / sqrt(its inputs)
 
@@ -149,9 +156,23 @@ class DQNConfig:
              "munchausen=true works with distribution=none only"),
             (not (self.munchausen and self.double),
              "munchausen=true replaces the max over a' that double DQN picks; set double=false"),
+            (self.rollout_steps >= 1, "rollout_steps must be >= 1"),
+            (0.0 <= self.q_lambda <= 1.0, "q_lambda must be in [0, 1]"),
+            (self.update_epochs >= 1, "update_epochs must be >= 1"),
         ]
+        if self.algorithm == "pqn":  # what PQN does without
+            checks += [
+                (self.target_update_interval == 0, "algorithm=pqn has no target network; set target_update_interval=0"),
+                (not self.prioritized and self.n_step == 1,
+                 "algorithm=pqn learns from its rollout, not a replay memory; set prioritized=false n_step=1"),
+                (self.distribution == "none" and not self.munchausen and not self.double,
+                 "algorithm=pqn takes distribution=none, munchausen=false and double=false"),
+                ((self.num_envs * self.rollout_steps) % self.batch_size == 0,
+                 "algorithm=pqn: num_envs * rollout_steps must be a multiple of batch_size (the minibatch)"),
+            ]
         choices = {
-            "optimizer": ("adam", "rmsprop", "adagrad", "sgd"),
+            "algorithm": ("dqn", "pqn"),
+            "optimizer": ("adam", "radam", "rmsprop", "adagrad", "sgd"),
             "loss": ("huber", "mse"),
             "exploration": ("epsilon", "boltzmann"),
             "exploration_schedule": ("linear", "decrement", "exponential"),
@@ -387,11 +408,54 @@ _preset(
 )
 
 
+# PQN (Gallici et al., 2024), CleanRL-like values: no replay and no target net, a LayerNorm
+# network, Q(lambda = 0.65) returns over rollouts of many environments, MSE loss, RAdam with
+# the learning rate annealed to 0.
+_PQN = dict(
+    algorithm="pqn", target_update_interval=0, layer_norm=True, learning_starts=0, loss="mse",
+    optimizer="radam", lr_final_fraction=0.0, max_grad_norm=10.0, gamma=0.99, q_lambda=0.65,
+    exploration_initial_eps=1.0, double=False, n_step=1, prioritized=False,
+)
+_preset(
+    "pqn-cartpole", "CartPole-v1", "PQN: 32 envs x 64-step rollouts, 4 epochs of minibatch 128, 120-84 MLP with LayerNorm",
+    **_PQN, num_envs=32, rollout_steps=64, batch_size=128, update_epochs=4, learning_rate=2.5e-4,
+    hidden_sizes=(120, 84), exploration_final_eps=0.05, exploration_fraction=0.5, total_steps=500_000,
+    eval_interval=20_000, solved_threshold=475.0,
+)
+_preset(
+    "pqn-pong", "ALE/Pong-v5", "PQN on Atari: 128 envs x 32-step rollouts, 2 epochs of minibatch 128, Nature CNN with LayerNorm",
+    **_PQN, num_envs=128, rollout_steps=32, batch_size=128, update_epochs=2, learning_rate=2.5e-4,
+    exploration_final_eps=0.01, exploration_fraction=0.1, clip_rewards=True, total_steps=10_000_000,
+    eval_interval=250_000, eval_episodes=10, checkpoint_interval=250_000, solved_threshold=18.0,
+)
+
+
+# MinAtar (Young & Tian, 2019): the paper's DQN, one CNN layer of 16 3x3 filters then 128 units,
+# batch 32, a 100k memory, 5k steps before learning, one update per step, target copy every
+# 1000 steps, epsilon 1 -> 0.1 over 100k steps, sticky actions 0.1 (the package's own); Adam
+# where the paper used RMSprop. One preset for all five games (the default for MinAtar ids).
+_preset(
+    "minatar", "MinAtar/Breakout-v1", "the MinAtar paper's DQN: 16-filter CNN, batch 32, target copy every 1000 steps",
+    learning_rate=2.5e-4, optimizer="adam", batch_size=32, buffer_size=100_000, learning_starts=5_000,
+    gamma=0.99, train_freq=1, gradient_steps=1, target_update_interval=1_000, tau=1.0, loss="huber",
+    exploration_initial_eps=1.0, exploration_final_eps=0.1, exploration_fraction=0.1, total_steps=1_000_000,
+    eval_interval=50_000, eval_episodes=20, checkpoint_interval=100_000,
+)
+_preset(
+    "pqn-minatar", "MinAtar/Breakout-v1", "PQN on MinAtar: 128 envs x 32-step rollouts, 2 epochs of minibatch 256, the small CNN with LayerNorm",
+    **_PQN, num_envs=128, rollout_steps=32, batch_size=256, update_epochs=2, learning_rate=2.5e-4,
+    exploration_final_eps=0.01, exploration_fraction=0.1, total_steps=1_000_000, eval_interval=50_000,
+    eval_episodes=20, checkpoint_interval=100_000,
+)
+
+
 def default_preset_for(env_id: str) -> Preset | None:
-    """The preset made for ``env_id`` (the first one listed), if any."""
+    """The preset made for ``env_id`` (the first one listed; ``minatar`` for every MinAtar id), if any."""
     for preset in PRESETS.values():
         if preset.env_id == env_id:
             return preset
+    if env_id.startswith("MinAtar/"):
+        return PRESETS["minatar"]
     return None
 
 

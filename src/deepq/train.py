@@ -40,11 +40,18 @@ from deepq.checkpoint import (
 from deepq.config import DQNConfig
 from deepq.cpu import flushing_subnormals, torch_threads
 from deepq.envs import ResumableVectorEnv, env_spaces
-from deepq.envs.atari import clip_reward
+from deepq.envs.atari import clip_reward, is_atari
 from deepq.errors import RunError
 from deepq.evaluation import evaluate_members
 from deepq.logging import ProgressDisplay, RunLogger
-from deepq.replay import FrameReplay, MemberReplays, NStepCollector, PrioritizedReplay, ReplayBuffer
+from deepq.replay import (
+    FrameReplay,
+    MemberReplays,
+    NStepCollector,
+    PrioritizedReplay,
+    ReplayBuffer,
+    RolloutMemory,
+)
 from deepq.schedules import epsilon_at
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
@@ -228,10 +235,16 @@ class Trainer:
                                    "or pass --overwrite (overwrite=True) or another run directory")
 
         self.agent = DQNAgent(self.obs_shape, self.n_actions, config, self.device, seeds=self.seeds)
-        # Stacked frames (C, H, W) go to the frame memory, which stores each frame once.
-        self.frames = len(self.obs_shape) == 3
-        memory_bytes = (FrameReplay.bytes_needed(config.buffer_size, self.obs_shape[1:]) if self.frames
-                        else ReplayBuffer.bytes_needed(config.buffer_size, self.obs_shape, obs_dtype))
+        # PQN keeps its last rollout; DQN's stacked Atari frames go to the frame memory, which
+        # stores each frame once; anything else to the uniform (or prioritized) memory.
+        self.pqn = config.algorithm == "pqn"
+        self.frames = is_atari(env_id) and len(self.obs_shape) == 3 and not self.pqn
+        if self.pqn:
+            memory_bytes = RolloutMemory.bytes_needed(config.rollout_steps, config.num_envs, self.obs_shape, obs_dtype)
+        elif self.frames:
+            memory_bytes = FrameReplay.bytes_needed(config.buffer_size, self.obs_shape[1:])
+        else:
+            memory_bytes = ReplayBuffer.bytes_needed(config.buffer_size, self.obs_shape, obs_dtype)
         check_memory(len(self.seeds) * memory_bytes)
         n = config.num_envs
         self.members = [
@@ -250,6 +263,9 @@ class Trainer:
 
     def _replay(self, seed: int, obs_dtype: Any) -> Any:
         config = self.config
+        if self.pqn:
+            return RolloutMemory(config.rollout_steps, config.num_envs, self.obs_shape, obs_dtype, self.device,
+                                 seed=seed + 1)
         replay: Any = (
             FrameReplay(config.buffer_size, self.obs_shape[1:], self.obs_shape[0], config.num_envs,
                         config.gamma, self.device, seed=seed + 1, n_step=config.n_step) if self.frames
@@ -307,7 +323,10 @@ class Trainer:
         obs = self._start_episodes(envs, display)
         for m in members:
             m.recent.extend(m.record.recent_returns)
-        gradient_steps = config.gradient_steps if config.gradient_steps > 0 else n * config.train_freq
+        # PQN learns once its rollout is full: update_epochs passes over it in minibatches.
+        train_freq = 1 if self.pqn else config.train_freq
+        gradient_steps = (config.update_epochs * n * config.rollout_steps // config.batch_size if self.pqn
+                          else config.gradient_steps if config.gradient_steps > 0 else n * config.train_freq)
         # Learning needs a batch; after a resume without the saved memory, it first refills.
         min_replay = config.batch_size
         if self.resumed_from is not None and not self.replay_restored:
@@ -332,7 +351,7 @@ class Trainer:
                     rows = slice(k * n, (k + 1) * n)
                     part = (obs[rows], actions[k], learn_rewards[rows], next_obs[rows], terminated[rows],
                             truncated[rows])
-                    if self.frames:  # the frame memory rebuilds stacks (and n-step returns) itself
+                    if self.frames or self.pqn:  # the frame memory rebuilds stacks (and n-step returns) itself
                         m.replay.add(*part)
                     else:
                         m.replay.add(*m.nstep.push(*part))
@@ -346,7 +365,7 @@ class Trainer:
 
                 # learn
                 if (clock.step >= config.learning_starts and len(self.replays) >= min_replay
-                        and (clock.step // n) % config.train_freq == 0):
+                        and (clock.step // n) % train_freq == 0):
                     info = agent.learn_round(self.replays, clock.step, self.total_steps, gradient_steps)
                     clock.gradient_steps += gradient_steps
                     if clock.gradient_steps % 100 < gradient_steps:

@@ -9,6 +9,7 @@ import numpy as np
 
 from deepq.config import closest
 from deepq.envs.atari import is_atari, make_atari
+from deepq.envs.minatar import ChannelsFirst, is_minatar, register_minatar
 from deepq.errors import EnvError  # noqa: F401 - raised here, importable from here
 
 
@@ -21,6 +22,8 @@ def _ensure_registered(env_id: str) -> None:
         import ale_py  # registers the ALE ids with Gymnasium
 
         gym.register_envs(ale_py)
+    if is_minatar(env_id):
+        register_minatar()
     if env_id not in gym.registry:
         raise EnvError(
             f"unknown environment {env_id!r}{closest(env_id, _registered_ids())}; "
@@ -32,7 +35,7 @@ def make_env(env_id: str, render_mode: str | None = None, training: bool = False
     """``gym.make`` with deepq's checks: the id exists and the action space is Discrete.
 
     Atari ids get the standard DQN preprocessing (``deepq.envs.atari``); ``training`` adds
-    episodic life there (evaluation plays whole games).
+    episodic life there (evaluation plays whole games). MinAtar ids give (channels, 10, 10) maps.
     """
     _ensure_registered(env_id)
     try:
@@ -40,6 +43,8 @@ def make_env(env_id: str, render_mode: str | None = None, training: bool = False
             env = make_atari(env_id, training, render_mode=render_mode, **kwargs)
         else:
             env = gym.make(env_id, render_mode=render_mode, **kwargs)
+            if is_minatar(env_id):
+                env = ChannelsFirst(env)
     except gym.error.DependencyNotInstalled as error:
         raise EnvError(f"{env_id} needs a package that is missing: {error}") from None
     except TypeError as error:
