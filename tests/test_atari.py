@@ -67,14 +67,14 @@ def test_frames_in_memory_match_what_the_agent_saw():
 def test_a_short_pong_run_exercises_the_whole_path(tmp_path):
     """Wrappers, frame memory, Nature CNN, learning, checkpoint, evaluation and resume: 2000 steps."""
     config, _ = build_config("ALE/Pong-v5", "pong", {**SHORT, "batch_size": 32, "checkpoint_interval": 1000})
-    trainer = Trainer("ALE/Pong-v5", config, run_dir=tmp_path / "pong", total_steps=2000, device="cpu",
+    trainer = Trainer("ALE/Pong-v5", config, run_dir=tmp_path / "pong", total_steps=2000, device="cpu", threads=1,
                       progress=False, env_kwargs={"max_episode_steps": 2000})
     start = [p.detach().clone() for p in trainer.agent.q_net.parameters()]
     summary = trainer.run()
     assert summary["gradient_steps"] == (2000 - 200) // 4 + 1 and np.isfinite(summary["final_eval_mean"])
     assert -21 <= summary["final_eval_mean"] <= 21 and summary["episodes"] >= 1
     assert any(not torch.equal(a, b) for a, b in zip(start, trainer.agent.q_net.parameters()))
-    resumed = Trainer.resume(tmp_path / "pong", device="cpu", progress=False, total_steps=2300)
+    resumed = Trainer.resume(tmp_path / "pong", device="cpu", progress=False, total_steps=2300, threads=1)
     assert resumed.run()["steps"] == 2300
 
 
@@ -82,7 +82,7 @@ def test_a_short_pong_run_exercises_the_whole_path(tmp_path):
 def test_prioritized_replay_and_n_step_over_the_frame_memory(tmp_path, n_step):
     config, _ = build_config("ALE/Pong-v5", "pong", {**SHORT, "prioritized": True, "n_step": n_step,
                                                      "num_envs": 2})
-    trainer = Trainer("ALE/Pong-v5", config, run_dir=tmp_path / "pong", total_steps=800, device="cpu",
+    trainer = Trainer("ALE/Pong-v5", config, run_dir=tmp_path / "pong", total_steps=800, device="cpu", threads=1,
                       progress=False, env_kwargs={"max_episode_steps": 150})
     summary = trainer.run()
     assert summary["gradient_steps"] == (800 - 200) // 2 // 4 + 1 and isinstance(trainer.replay, PrioritizedReplay)
@@ -102,7 +102,8 @@ def test_rainbow_trains_on_the_frame_memory_with_seeds_and_resumes(tmp_path):
     config, _ = build_config("ALE/Pong-v5", "rainbow-pong", {**SHORT, "target_update_interval": 100,
                                                              "checkpoint_interval": 300})
     trainer = Trainer("ALE/Pong-v5", config, seeds=[0, 1], run_dir=tmp_path / "rainbow", total_steps=320,
-                      device="cpu", progress=False, env_kwargs={"max_episode_steps": 80}, save_replay=True)
+                      device="cpu", progress=False, env_kwargs={"max_episode_steps": 80}, save_replay=True,
+                      threads=1)
     assert trainer.agent.q_net.noise_tensors() and trainer.agent.support.numel() == 51
 
     def stop_at_260(t):
@@ -110,5 +111,5 @@ def test_rainbow_trains_on_the_frame_memory_with_seeds_and_resumes(tmp_path):
             t.stop.signal = signal.SIGINT
 
     assert all(s["interrupted"] and s["gradient_steps"] > 0 for s in trainer.run(callback=stop_at_260))
-    resumed = Trainer.resume(tmp_path / "rainbow", device="cpu", progress=False).run()
+    resumed = Trainer.resume(tmp_path / "rainbow", device="cpu", progress=False, threads=1).run()
     assert all(s["steps"] == 320 and not s["interrupted"] and np.isfinite(s["final_eval_mean"]) for s in resumed)

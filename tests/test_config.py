@@ -6,7 +6,8 @@ from deepq.config import PRESETS, ConfigError, DQNConfig, build_config, parse_ov
 def test_every_preset_is_valid_and_names_a_threshold():
     for preset in PRESETS.values():
         config = preset.config()
-        assert config.solved_threshold is not None, preset.name
+        # MinAtar has no agreed "solved" score: its presets are judged against the paper's curves
+        assert config.solved_threshold is not None or preset.env_id.startswith("MinAtar/"), preset.name
 
 
 def test_set_field_converts_strings_to_field_types():

@@ -38,10 +38,10 @@ def test_short_runs_train_the_small_cnn_and_resume(tmp_path, preset):
         overrides |= {"num_envs": 16, "rollout_steps": 16, "batch_size": 64}
     config, _ = build_config("MinAtar/Breakout-v1", preset, overrides)
     trainer = Trainer("MinAtar/Breakout-v1", config, seed=1, run_dir=tmp_path, total_steps=2_048,
-                      progress=False, preset=preset)
+                      progress=False, preset=preset, threads=1)
     assert isinstance(trainer.agent.q_net.single, SmallCNN)
     summary = trainer.run()
     assert summary["steps"] == 2_048 and summary["gradient_steps"] > 0
-    resumed = Trainer.resume(tmp_path, total_steps=3_072, progress=False)
+    resumed = Trainer.resume(tmp_path, total_steps=3_072, progress=False, threads=1)
     assert resumed.clock.step == 2_048
     assert resumed.run()["steps"] == 3_072
