@@ -95,7 +95,8 @@ def main() -> None:
     learn_sps = (s2 - s1) / (t2 - t1)
     device = trainer.agent.device
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    ratio = config.batch_size * max(config.gradient_steps, 1) / (config.num_envs * config.train_freq)
+    ratio = (getattr(config, "update_epochs", 1) if getattr(config, "algorithm", "dqn") == "pqn"
+             else config.batch_size * max(config.gradient_steps, 1) / (config.num_envs * config.train_freq))
     print(f"\n{args.env}, {args.preset} preset, {args.backend} path, num_envs {config.num_envs}, batch "
           f"{config.batch_size}, {ratio:g} samples per env step, device {device} ({name})")
     print("| phase | steps | steps/s |")
