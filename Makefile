@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,docs,stats,minatar]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,docs,stats,minatar,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

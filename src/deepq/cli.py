@@ -111,6 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, metavar="FILE.png", help="also draw the comparison here")
     compare.add_argument("--reps", type=int, default=20_000, help="bootstrap resamples (default 20000)")
 
+    sweep = commands.add_parser(
+        "sweep", help="a hyperparameter grid over seeds on Ray Tune, each trial a deepq run (deepq[ray])",
+        description="One Ray Tune trial per (configuration, seed), each an ordinary deepq run in "
+                    "STORAGE/runs/LABEL/seed-K. A failed trial, or one whose node is lost, restarts from its "
+                    "last deepq checkpoint. Ends with deepq compare's table over the configurations.")
+    sweep.add_argument("env_id", nargs="?", help="Gymnasium id, e.g. CartPole-v1 (not with --resume)")
+    sweep.add_argument("--seeds", type=_seed_list, default=[0], metavar="SEEDS", help="seeds of every configuration (0-9)")
+    sweep.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",
+                       help="values to try for a hyperparameter (a tuple's commas as colons: hidden_sizes=64:64,128:128)")
+    sweep.add_argument("--preset", help="named hyperparameters the grid starts from (default: the env's own)")
+    add_set_option(sweep, "fixed overrides for every trial, e.g. --set eval_interval=5000")
+    sweep.add_argument("--steps", type=int, help="environment steps per trial (default: the preset's)")
+    sweep.add_argument("--storage", type=Path, help="the sweep's directory (default runs/sweep-ENV); shared on a cluster")
+    sweep.add_argument("--address", help="join a Ray cluster (auto, or HOST:PORT); default: start a local Ray")
+    sweep.add_argument("--max-failures", type=int, default=3, help="restarts per trial before it counts as lost")
+    sweep.add_argument("--resume", type=Path, metavar="STORAGE", help="continue the interrupted sweep in STORAGE")
+
     from deepq.car.cli import add_car_parser
 
     add_car_parser(commands)
@@ -340,8 +357,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``deepq sweep``."""
+    from deepq.config import parse_overrides
+    from deepq.sweep import SweepSpec, parse_grid, sweep
+
+    if args.max_failures < 0:
+        raise UserError("--max-failures must be >= 0")
+    if args.resume is not None:
+        if args.env_id or args.grid:
+            raise UserError("--resume continues a sweep as it was asked; give no ENV_ID or --grid with it")
+        text, lost = sweep(None, args.resume, args.address, args.max_failures, resume=True)
+    else:
+        if not args.env_id:
+            raise UserError("sweep needs an environment id, e.g. `deepq sweep CartPole-v1 --grid learning_rate=1e-3,3e-4`")
+        spec = SweepSpec(args.env_id, args.seeds, parse_grid(args.grid), args.preset,
+                         parse_overrides(args.overrides), args.steps)
+        storage = args.storage or Path("runs") / f"sweep-{args.env_id.replace('/', '_')}"
+        text, lost = sweep(spec, storage, args.address, args.max_failures)
+    print(text)
+    return 1 if lost else 0
+
+
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "eval": cmd_eval, "plot": cmd_plot,
-            "presets": cmd_presets, "compare": cmd_compare}
+            "presets": cmd_presets, "compare": cmd_compare, "sweep": cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,105 @@
+"""deepq sweep on a real local Ray: a 2x2 grid on CartPole, then a two-node cluster on this
+machine (ray.cluster_utils.Cluster) that loses a node in the middle of the sweep."""
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from deepq.cli import main
+from deepq.errors import UserError
+from deepq.sweep import ATTEMPTS_FILE, SweepSpec, parse_grid, require_ray, sweep
+
+ray = pytest.importorskip("ray")
+
+FIXED = {"eval_interval": "2000", "eval_episodes": "5", "checkpoint_interval": "1000"}
+
+
+def grid_spec(steps: int) -> SweepSpec:
+    return SweepSpec("CartPole-v1", [0, 1], {"learning_rate": ["1e-3", "3e-3"]}, preset="cartpole",
+                     overrides=FIXED, steps=steps)
+
+
+def test_grid_parsing_and_labels():
+    grid = parse_grid(["learning_rate=1e-3,3e-4", "hidden_sizes=64:64,128:128"])
+    assert grid == {"learning_rate": ["1e-3", "3e-4"], "hidden_sizes": ["64,64", "128,128"]}
+    spec = SweepSpec("CartPole-v1", [0, 1, 2], grid)
+    assert len(spec.configurations()) == 4 and len(spec.trials(Path("/tmp/s"))) == 12
+    assert SweepSpec.label({"learning_rate": "1e-3", "hidden_sizes": "64,64"}) == "learning_rate=1e-3__hidden_sizes=64:64"
+    with pytest.raises(UserError, match="KEY=V1,V2"):
+        parse_grid(["learning_rate"])
+
+
+def test_bad_input_gets_one_line_before_ray_starts(tmp_path, capsys, monkeypatch):
+    assert main(["sweep", "CartPole-v1", "--grid", "lerning_rate=1e-3,3e-4", "--storage", str(tmp_path / "a")]) == 2
+    assert "learning_rate" in capsys.readouterr().err  # the closest key is named
+    assert not ray.is_initialized() and not (tmp_path / "a").exists()
+    assert main(["sweep", "CartPole-v1", "--grid", "batch_size=0,64", "--storage", str(tmp_path / "b")]) == 2
+    assert "batch_size must be >= 1" in capsys.readouterr().err
+    assert main(["sweep", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "holds no deepq sweep" in capsys.readouterr().err
+    assert main(["sweep", "CartPole-v1", "--grid", "learning_rate=1e-3", "--address", "127.0.0.1:1",
+                 "--storage", str(tmp_path / "c")]) == 2
+    assert "no Ray cluster at --address 127.0.0.1:1" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # Ray not installed
+    with pytest.raises(UserError, match=r"pip install 'deepq\[ray\]'"):
+        require_ray()
+
+
+def test_a_local_sweep_runs_every_trial_into_its_own_run_directory(tmp_path):
+    text, lost = sweep(grid_spec(4_000), tmp_path, max_failures=1, reps=200)
+    assert lost == 0 and "4 of 4 finished, 0 lost; restarts: 0" in text
+    for lr in ("1e-3", "3e-3"):
+        assert f"| learning_rate={lr} | 2 |" in text  # deepq compare's row for the configuration
+        for seed in (0, 1):
+            run = tmp_path / "runs" / f"learning_rate={lr}" / f"seed-{seed}"
+            saved = json.loads((run / "config.json").read_text())
+            assert saved["seed"] == seed and saved["config"]["learning_rate"] == float(lr)
+            assert json.loads((run / "summary.json").read_text())["steps"] == 4_000
+            assert list(run.glob("events.out.tfevents.*")) and (run / "model.pt").exists()
+    assert (tmp_path / "sweep.png").exists()
+    assert not ray.is_initialized()  # the local Ray it started is stopped
+
+
+def test_a_sweep_survives_a_lost_node_and_resumes_trials_from_their_checkpoints(tmp_path):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker = cluster.add_node(num_cpus=2)
+    ray.init(address=cluster.address, log_to_driver=False)
+    removed = threading.Event()
+
+    def remove_the_worker_once_trials_have_checkpoints():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            checkpoints = list((tmp_path / "runs").glob("*/seed-*/checkpoint.pt"))
+            if len(checkpoints) >= 3:  # the three trials running on the two nodes have saved
+                cluster.remove_node(worker)
+                removed.set()
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=remove_the_worker_once_trials_have_checkpoints, daemon=True)
+    killer.start()
+    try:
+        text, lost = sweep(grid_spec(40_000), tmp_path, max_failures=3, reps=200)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert removed.is_set(), "the worker node was never removed"
+    assert lost == 0 and "4 of 4 finished, 0 lost" in text
+    attempts = {run: json.loads((run / ATTEMPTS_FILE).read_text())
+                for run in (tmp_path / "runs").glob("*/seed-*")}
+    assert len(attempts) == 4
+    restarted = {run: steps for run, steps in attempts.items() if len(steps) > 1}
+    assert restarted, "no trial was on the lost node"
+    for run, steps in restarted.items():
+        # each restart continued from a checkpoint: the step counter never went back to 0 or below
+        assert steps[0] == 0 and all(later > 0 and later >= earlier for earlier, later in zip(steps, steps[1:])), steps
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["steps"] == 40_000 and not summary["interrupted"]
+        logged = [int(line.split(",")[0]) for line in (run / "metrics.csv").read_text().splitlines()[1:]]
+        assert logged == sorted(logged)  # one run's history, not two mixed
