@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -160,12 +161,18 @@ def start_ray(ray: Any, address: str | None) -> bool:
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
         return True
+    hint = "start one with `ray start --head`, or leave --address out for a local Ray"
+    host, _, port = address.rpartition("://")[2].rpartition(":")
+    if host and port.isdigit():  # Ray retries an unreachable address for minutes: ask once first
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as error:
+            raise UserError(f"no Ray cluster at --address {address} ({error.strerror or error}); {hint}") from None
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"no Ray cluster at --address {address} ({reason}); start one with "
-                        "`ray start --head`, or leave --address out for a local Ray") from None
+        raise UserError(f"no Ray cluster at --address {address} ({reason}); {hint}") from None
     return False
 
 
