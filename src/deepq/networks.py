@@ -113,6 +113,11 @@ def mlp_forward(layers: Sequence[tuple[torch.Tensor, torch.Tensor]], obs: torch.
     return dueling_q(linear(x, *layers[hidden + 1]), advantage)
 
 
+def norm_layer(shape: int | Sequence[int], on: bool) -> list[nn.Module]:
+    """``[LayerNorm(shape)]`` when ``on`` (PQN's networks normalise each hidden layer), else ``[]``."""
+    return [nn.LayerNorm(shape if isinstance(shape, int) else list(shape))] if on else []
+
+
 class MLP(nn.Module):
     """obs -> hidden layers with ReLU -> Q-values. ``hidden_sizes=(60, 40, 25)`` builds 5-60-40-25-3.
     ``layer_norm`` puts a LayerNorm before each ReLU (PQN's network). The head's options
@@ -127,7 +132,7 @@ class MLP(nn.Module):
         layers: list[nn.Module] = []
         width = obs_dim
         for size in hidden_sizes:
-            layers += [nn.Linear(width, size), *([nn.LayerNorm(size)] if layer_norm else []), nn.ReLU()]
+            layers += [nn.Linear(width, size), *norm_layer(size, layer_norm), nn.ReLU()]
             width = size
         self.body = nn.Sequential(*layers)
         self.head = QHead(width, n_actions, dueling, outputs, noisy_sigma, embedding_dim)
@@ -280,16 +285,12 @@ class NatureCNN(nn.Module):
     def __init__(self, in_channels: int, n_actions: int, dueling: bool = False, outputs: int = 1,
                  noisy_sigma: float = 0.0, embedding_dim: int = 0, layer_norm: bool = False) -> None:
         super().__init__()
-
-        def norm(*shape: int) -> list[nn.Module]:  # PQN's LayerNorm over each layer's output
-            return [nn.LayerNorm(list(shape))] if layer_norm else []
-
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 8, stride=4), *norm(32, 20, 20), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, stride=2), *norm(64, 9, 9), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1), *norm(64, 7, 7), nn.ReLU(),
+            nn.Conv2d(in_channels, 32, 8, stride=4), *norm_layer((32, 20, 20), layer_norm), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2), *norm_layer((64, 9, 9), layer_norm), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1), *norm_layer((64, 7, 7), layer_norm), nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 512), *norm(512), nn.ReLU(),
+            nn.Linear(64 * 7 * 7, 512), *norm_layer(512, layer_norm), nn.ReLU(),
         )
         self.head = QHead(512, n_actions, dueling, outputs, noisy_sigma, embedding_dim)
         # Channels-last frames make the CPU's convolutions 1.3-1.6x faster (the performance
@@ -313,9 +314,9 @@ class SmallCNN(nn.Module):
         super().__init__()
         conv = (16, size[0] - 2, size[1] - 2)
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, 16, 3, stride=1), *([nn.LayerNorm(list(conv))] if layer_norm else []), nn.ReLU(),
+            nn.Conv2d(in_channels, 16, 3, stride=1), *norm_layer(conv, layer_norm), nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(conv[0] * conv[1] * conv[2], 128), *([nn.LayerNorm(128)] if layer_norm else []), nn.ReLU(),
+            nn.Linear(conv[0] * conv[1] * conv[2], 128), *norm_layer(128, layer_norm), nn.ReLU(),
         )
         self.head = QHead(128, n_actions, dueling, outputs, noisy_sigma, embedding_dim)
 

@@ -351,7 +351,7 @@ class Trainer:
                     rows = slice(k * n, (k + 1) * n)
                     part = (obs[rows], actions[k], learn_rewards[rows], next_obs[rows], terminated[rows],
                             truncated[rows])
-                    if self.frames or self.pqn:  # the frame memory rebuilds stacks (and n-step returns) itself
+                    if self.frames or self.pqn:  # the frame memory builds its own n-step returns; PQN's rollout has none
                         m.replay.add(*part)
                     else:
                         m.replay.add(*m.nstep.push(*part))
