@@ -11,7 +11,8 @@ import pytest
 
 from deepq.cli import main
 from deepq.errors import UserError
-from deepq.sweep import ATTEMPTS_FILE, SweepSpec, parse_grid, require_ray, sweep
+from deepq.cluster import require_ray
+from deepq.sweep import ATTEMPTS_FILE, SweepSpec, parse_grid, sweep
 
 ray = pytest.importorskip("ray")
 
@@ -46,7 +47,7 @@ def test_bad_input_gets_one_line_before_ray_starts(tmp_path, capsys, monkeypatch
     assert "no Ray cluster at --address 127.0.0.1:1" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "ray", None)  # Ray not installed
     with pytest.raises(UserError, match=r"pip install 'deepq\[ray\]'"):
-        require_ray()
+        require_ray("deepq sweep", tune=True)
 
 
 def test_a_local_sweep_runs_every_trial_into_its_own_run_directory(tmp_path):

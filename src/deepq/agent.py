@@ -295,18 +295,7 @@ class DQNAgent:
             outputs, next_q_online = self.outputs(self.q_net, batch.obs, taus), None
         target = batch.rewards if given else self._target(batch, online_next, next_q_online)
         predicted = taken(outputs, batch.actions)  # (K, B), or (K, B, M) for a distribution
-
-        if kind == "none":
-            losses = td_loss(predicted, target, config.loss, batch.weights)
-            priority = (target - predicted).detach()
-        else:
-            if kind == "c51":
-                per_row = categorical_loss(predicted, target)
-            else:
-                fractions = taus if kind == "iqn" else quantile_midpoints(predicted.shape[-1], self.device)
-                per_row = quantile_huber_loss(predicted, target, fractions, config.kappa)
-            priority = per_row.detach()  # Rainbow's priorities: the distributional loss
-            losses = (per_row if batch.weights is None else per_row * batch.weights).mean(dim=-1)
+        losses, priority = self._losses(predicted, target, taus, batch.weights)
         if self.by_hand:
             slope = td_loss_grad(predicted, target, config.loss, batch.weights)
             grad_q = torch.zeros_like(outputs).scatter_(-1, batch.actions.long().unsqueeze(-1), slope.unsqueeze(-1))
@@ -318,6 +307,30 @@ class DQNAgent:
         self.clip_and_step()
         q_taken = predicted if kind == "none" else self.mean_q(predicted.unsqueeze(-2)).squeeze(-1)
         return {"loss": losses.detach(), "q_taken": q_taken.detach(), "priority": priority}
+
+    def _losses(self, predicted: torch.Tensor, target: torch.Tensor, taus: torch.Tensor | None,
+                weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's loss ``(K,)`` and each row's priority ``(K, B)``: the TD error, or for a
+        distribution the row's distributional loss (Rainbow's priorities)."""
+        config, kind = self.config, self.config.distribution
+        if kind == "none":
+            return td_loss(predicted, target, config.loss, weights), (target - predicted).detach()
+        if kind == "c51":
+            per_row = categorical_loss(predicted, target)
+        else:
+            fractions = taus if kind == "iqn" else quantile_midpoints(predicted.shape[-1], self.device)
+            per_row = quantile_huber_loss(predicted, target, fractions, config.kappa)
+        return (per_row if weights is None else per_row * weights).mean(dim=-1), per_row.detach()
+
+    @torch.no_grad()
+    def priorities(self, batch: Batch) -> torch.Tensor:
+        """The rows' priorities ``(K, B)`` as the learn step would compute them, without learning
+        (Ape-X's actors give their transitions these before sending them)."""
+        config = self.config
+        taus = self.sample_taus(batch.obs.shape[1], config.num_tau_samples) if config.distribution == "iqn" else None
+        online_next = config.double or self.target_net is None
+        predicted = taken(self.outputs(self.q_net, batch.obs, taus), batch.actions)
+        return self._losses(predicted, self._target(batch, online_next, None), taus, None)[1]
 
     @torch.no_grad()
     def _target(self, batch: Batch, online_next: bool, next_q_online: torch.Tensor | None) -> torch.Tensor:

@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save-replay", action="store_true", help="keep the replay memory in checkpoints")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a live bar")
+    train.add_argument("--actors", type=int, metavar="N",
+                       help="Ape-X: N Ray actors step their own environments, each at its own epsilon, and feed "
+                            "one prioritized learner here (deepq[ray]; sets actors=N prioritized=true)")
+    train.add_argument("--address", help="with --actors: join this Ray cluster (auto, or HOST:PORT); "
+                                         "default: start a local Ray")
     train.add_argument("--threads", type=int,
                        help="torch CPU threads (default: 1 for networks under 256 units wide, 2 for wider "
                             "ones; with --seeds, one process per core with one thread each, while --threads N "
@@ -76,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--device", default="auto")
     resume.add_argument("--no-progress", action="store_true")
     resume.add_argument("--threads", type=int, help="torch CPU threads (default: as `deepq train` chose)")
+    resume.add_argument("--address", help="an Ape-X run (--actors): join this Ray cluster; default: a local Ray")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained model greedily")
     evaluate.add_argument("path", help="a run directory or model file, or an env id with --random")
@@ -143,11 +149,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.env_id:
             raise UserError("give either ENV_ID or --resume RUN_DIR, not both")
-        return _resume(args.resume, args.device, progress, args.steps, args.threads)
+        return _resume(args.resume, args.device, progress, args.steps, args.threads, args.address)
     if not args.env_id:
         raise UserError("train needs an environment id, e.g. `deepq train CartPole-v1`")
     overrides = parse_overrides(args.overrides)
+    if args.actors is not None:
+        if args.actors < 1:
+            raise UserError("--actors must be at least 1")
+        if args.seeds is not None:
+            raise UserError("--actors (Ape-X) trains one seed; drop --seeds or --actors")
+        overrides = {"prioritized": "true", **overrides, "actors": str(args.actors)}
     config, preset = build_config(args.env_id, args.preset, overrides)
+    if args.address is not None and not config.actors:
+        raise UserError("--address joins a Ray cluster for --actors N (Ape-X); add --actors or drop --address")
     options = {"total_steps": args.steps, "device": args.device, "stop_when_solved": args.stop_when_solved,
                "progress": progress, "preset": preset.name if preset else None,
                "save_replay": args.save_replay, "overwrite": args.overwrite}
@@ -162,7 +176,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / f"{stem}-seed{seed}"
     from deepq.train import Trainer
 
-    trainer = Trainer(args.env_id, config, seed=seed, run_dir=run_dir, threads=args.threads, **options)
+    trainer = Trainer(args.env_id, config, seed=seed, run_dir=run_dir, threads=args.threads, address=args.address,
+                      **options)
     return _report(trainer.run(), trainer.stop_signal, run_dir)
 
 
@@ -236,7 +251,8 @@ def _report(summary: dict[str, Any], stop_signal: int | None, run_dir: Path) -> 
     return 0
 
 
-def _resume(run_dir: Path, device: str, progress: bool | None, steps: int | None, threads: int | None) -> int:
+def _resume(run_dir: Path, device: str, progress: bool | None, steps: int | None, threads: int | None,
+            address: str | None = None) -> int:
     """Continue one seed's run, or every interrupted member of a ``--seeds`` run."""
     from deepq.train import Trainer, member_dirs
 
@@ -247,7 +263,8 @@ def _resume(run_dir: Path, device: str, progress: bool | None, steps: int | None
             raise UserError(f"every seed in {run_dir} has finished; to train further pass --steps N")
         options = {"device": device, "progress": progress, "total_steps": steps}
         return _train_seeds("", None, seeds, run_dir, threads, options, resume=True)
-    trainer = Trainer.resume(run_dir, device=device, progress=progress, total_steps=steps, threads=threads)
+    trainer = Trainer.resume(run_dir, device=device, progress=progress, total_steps=steps, threads=threads,
+                             address=address)
     return _report(trainer.run(), trainer.stop_signal, run_dir)
 
 
@@ -272,7 +289,8 @@ def _verdict(summary: dict[str, Any]) -> str:
 def cmd_resume(args: argparse.Namespace) -> int:
     """``deepq resume``."""
     _check_threads(args.threads)
-    return _resume(args.run_dir, args.device, False if args.no_progress else None, args.steps, args.threads)
+    return _resume(args.run_dir, args.device, False if args.no_progress else None, args.steps, args.threads,
+                   args.address)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -84,6 +84,11 @@ class DQNConfig:
     exploration_decay: float = 1000.0  # exponential: eps = final + (init - final) * exp(-t/decay)
     temperature: float = 1.0  # boltzmann: actions sampled from softmax(Q * temperature)
 
+    # --- Ape-X: distributed actors on Ray (deepq train --actors N) ---
+    actors: int = 0  # Ray actors collecting experience for one prioritized learner; 0 = this process acts
+    actor_block_steps: int = 50  # vector steps an actor takes per block of transitions it sends
+    publish_interval: int = 100  # gradient steps between the learner's publications of its weights
+
     # --- environments, evaluation, bookkeeping ---
     num_envs: int = 1  # environments stepped together (Gymnasium vector API)
     env_backend: str = "auto"  # auto: Atari ids on ALE's C++ vector env, others on Gymnasium's | gymnasium
@@ -159,6 +164,14 @@ class DQNConfig:
             (self.rollout_steps >= 1, "rollout_steps must be >= 1"),
             (0.0 <= self.q_lambda <= 1.0, "q_lambda must be in [0, 1]"),
             (self.update_epochs >= 1, "update_epochs must be >= 1"),
+        ]
+        checks += [
+            (self.actors >= 0, "actors must be >= 0"),
+            (self.actor_block_steps >= 1, "actor_block_steps must be >= 1"),
+            (self.publish_interval >= 1, "publish_interval must be >= 1"),
+            (not self.actors or self.prioritized,
+             "actors > 0 (Ape-X) learns from a prioritized replay; set prioritized=true"),
+            (not self.actors or self.algorithm == "dqn", "actors > 0 (Ape-X) takes algorithm=dqn"),
         ]
         if self.algorithm == "pqn":  # what PQN does without
             checks += [

@@ -16,28 +16,17 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import socket
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deepq.cluster import require_ray, start_ray
 from deepq.config import build_config
 from deepq.errors import UserError
 
 SPEC_FILE = "sweep.json"
 ATTEMPTS_FILE = "attempts.json"  # in each run directory: the step each attempt of the trial started at
-
-
-def require_ray() -> Any:
-    """The ``ray`` module, or one line naming the extra."""
-    try:
-        import ray
-        from ray import tune  # noqa: F401 - Tune is the part a sweep needs
-    except ImportError:
-        raise UserError("deepq sweep needs Ray Tune: pip install 'deepq[ray]'") from None
-    return ray
 
 
 def parse_grid(pairs: list[str]) -> dict[str, list[str]]:
@@ -152,35 +141,11 @@ def _report(tune: Any, run_dir: Path, step: int, summary: dict[str, Any] | None)
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
-def start_ray(ray: Any, address: str | None) -> bool:
-    """Join the cluster at ``address``, or start a local Ray (returns whether this process started
-    it, and so must stop it)."""
-    if ray.is_initialized():
-        return False
-    if address is None:
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
-        return True
-    hint = "start one with `ray start --head`, or leave --address out for a local Ray"
-    host, _, port = address.rpartition("://")[2].rpartition(":")
-    if host and port.isdigit():  # Ray retries an unreachable address for minutes: ask once first
-        try:
-            socket.create_connection((host, int(port)), timeout=5).close()
-        except OSError as error:
-            raise UserError(f"no Ray cluster at --address {address} ({error.strerror or error}); {hint}") from None
-    try:
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"no Ray cluster at --address {address} ({reason}); {hint}") from None
-    return False
-
-
 def sweep(spec: SweepSpec | None, storage: Path, address: str | None = None, max_failures: int = 3,
           resume: bool = False, reps: int = 2000) -> tuple[str, int]:
     """Run (or, with ``resume``, continue) the sweep in ``storage``; returns (the report, the
     number of trials that did not finish)."""
-    ray = require_ray()
+    ray = require_ray("deepq sweep", tune=True)
     from ray import tune
 
     storage = Path(storage).resolve()

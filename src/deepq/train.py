@@ -203,7 +203,7 @@ class Trainer:
         progress: bool | None = None, env_kwargs: dict[str, Any] | None = None,
         preset: str | None = None, save_replay: bool = False, seeds: Sequence[int] | None = None,
         overwrite: bool = False, display: Any = None, threads: int | None = None,
-        all_seeds: Sequence[int] | None = None, _resuming: bool = False,
+        all_seeds: Sequence[int] | None = None, address: str | None = None, _resuming: bool = False,
     ) -> None:
         self.env_id = env_id
         self.config = config
@@ -221,6 +221,9 @@ class Trainer:
         self.preset = preset
         self.save_replay = save_replay
         self.overwrite = overwrite
+        self.address = address  # Ape-X (config.actors): the Ray cluster to join; None starts a local Ray
+        if config.actors and len(self.seeds) > 1:
+            raise RunError("--actors (Ape-X) trains one seed; drop --seeds or --actors")
         self.obs_shape, obs_dtype, self.n_actions = env_spaces(env_id, **self.env_kwargs)
         if config.learning_starts >= self.total_steps:
             raise RunError(
@@ -236,9 +239,10 @@ class Trainer:
 
         self.agent = DQNAgent(self.obs_shape, self.n_actions, config, self.device, seeds=self.seeds)
         # PQN keeps its last rollout; DQN's stacked Atari frames go to the frame memory, which
-        # stores each frame once; anything else to the uniform (or prioritized) memory.
+        # stores each frame once (Ape-X's actors send whole transitions: they go to the uniform
+        # store); anything else to the uniform (or prioritized) memory.
         self.pqn = config.algorithm == "pqn"
-        self.frames = is_atari(env_id) and len(self.obs_shape) == 3 and not self.pqn
+        self.frames = is_atari(env_id) and len(self.obs_shape) == 3 and not self.pqn and not config.actors
         if self.pqn:
             memory_bytes = RolloutMemory.bytes_needed(config.rollout_steps, config.num_envs, self.obs_shape, obs_dtype)
         elif self.frames:
@@ -259,6 +263,7 @@ class Trainer:
         self.resumed_from: int | None = None
         self.replay_restored = False
         self.envs_states: list[dict[str, Any]] | None = None  # set by resume
+        self.fleet: Any = None  # Ape-X's actors (deepq.apex.ActorFleet), while a run with actors goes on
         self.stop = StopRequest()
 
     def _replay(self, seed: int, obs_dtype: Any) -> Any:
@@ -318,13 +323,11 @@ class Trainer:
         for m in members:
             hparams = {"env_id": self.env_id, "seed": m.seed, **config.to_dict()}
             m.logger = RunLogger(m.run_dir, hparams, clock.step, display if k_members == 1 else None)
-        envs = ResumableVectorEnv(self.env_id, k_members * n, seed=self.seeds, backend=config.env_backend,
-                                  **self.env_kwargs)
+        envs = self._environments(display)
         obs = self._start_episodes(envs, display)
         for m in members:
             m.recent.extend(m.record.recent_returns)
         # PQN learns once its rollout is full: update_epochs passes over it in minibatches.
-        train_freq = 1 if self.pqn else config.train_freq
         gradient_steps = (config.update_epochs * n * config.rollout_steps // config.batch_size if self.pqn
                           else config.gradient_steps if config.gradient_steps > 0 else n * config.train_freq)
         # Learning needs a batch; after a resume without the saved memory, it first refills.
@@ -338,38 +341,24 @@ class Trainer:
         try:
             while (clock.step < self.total_steps and self.stop.signal is None
                    and not all(m.finished for m in members)):
-                # act
                 epsilon = epsilon_at(config, clock.step, self.total_steps)
-                actions = agent.act(obs.reshape(k_members, n, *obs.shape[1:]), epsilon,
-                                    [m.rng for m in members])
-                # step (a finished episode's next_obs is its true last observation)
-                next_obs, rewards, terminated, truncated = envs.step(actions.reshape(-1))
-                done = terminated | truncated
-                # store: member k's environments are rows k*n .. k*n + n - 1
-                learn_rewards = clip_reward(rewards) if config.clip_rewards else rewards
-                for k, m in enumerate(members):
-                    rows = slice(k * n, (k + 1) * n)
-                    part = (obs[rows], actions[k], learn_rewards[rows], next_obs[rows], terminated[rows],
-                            truncated[rows])
-                    if self.frames or self.pqn:  # the frame memory builds its own n-step returns; PQN's rollout has none
-                        m.replay.add(*part)
-                    else:
-                        m.replay.add(*m.nstep.push(*part))
-                obs = envs.reset_done(done)
-                clock.step += n
-                for m, returns in zip(members, rewards.reshape(k_members, n), strict=True):
-                    m.episode_return += returns
-                    m.episode_length += 1
-                for i in np.flatnonzero(done):
-                    self._end_episode(members[i // n], i % n, epsilon)
+                if self.fleet is None:  # act -> step -> store, here
+                    obs = self._act_step_store(envs, obs, epsilon)
+                else:  # Ape-X: the actors acted and stepped; store their blocks, unless the learner is
+                    # behind its replay ratio (the actors then wait); wait for one when nothing is owed
+                    owed = self._owed(gradient_steps, min_replay)
+                    if owed <= gradient_steps:
+                        epsilon = self._store_blocks(self.fleet, wait=owed == 0)
 
                 # learn
-                if (clock.step >= config.learning_starts and len(self.replays) >= min_replay
-                        and (clock.step // n) % train_freq == 0):
-                    info = agent.learn_round(self.replays, clock.step, self.total_steps, gradient_steps)
-                    clock.gradient_steps += gradient_steps
-                    if clock.gradient_steps % 100 < gradient_steps:
+                due = min(self._owed(gradient_steps, min_replay), gradient_steps)
+                if due:
+                    info = agent.learn_round(self.replays, clock.step, self.total_steps, due)
+                    clock.gradient_steps += due
+                    if clock.gradient_steps % 100 < due:
                         self._log_losses(info)
+                    if self.fleet is not None and clock.gradient_steps % config.publish_interval < due:
+                        self.fleet.publish(agent)
 
                 # log
                 now = time.perf_counter()
@@ -421,16 +410,77 @@ class Trainer:
         return [m.summary for m in members]
 
     # --- pieces of the loop ---
-    def _end_episode(self, m: Member, env: int, epsilon: float) -> None:
-        """Log member ``m``'s finished episode in environment ``env`` and start its counters anew."""
-        ret = float(m.episode_return[env])
+    def _environments(self, display: Any) -> Any:
+        """Every member's environments as one vector, or Ape-X's actors (``config.actors``)."""
+        if self.config.actors:
+            from deepq.apex import ActorFleet
+
+            self.fleet = ActorFleet(self.env_id, self.config, self.env_kwargs, self.seed, self.address,
+                                    display.message)
+            return self.fleet
+        return ResumableVectorEnv(self.env_id, len(self.members) * self.config.num_envs, seed=self.seeds,
+                                  backend=self.config.env_backend, **self.env_kwargs)
+
+    def _act_step_store(self, envs: ResumableVectorEnv, obs: np.ndarray, epsilon: float) -> np.ndarray:
+        """One vector step of every member's environments, stored; returns the next observations."""
+        config, members = self.config, self.members
+        n, k_members = config.num_envs, len(members)
+        # act
+        actions = self.agent.act(obs.reshape(k_members, n, *obs.shape[1:]), epsilon, [m.rng for m in members])
+        # step (a finished episode's next_obs is its true last observation)
+        next_obs, rewards, terminated, truncated = envs.step(actions.reshape(-1))
+        done = terminated | truncated
+        # store: member k's environments are rows k*n .. k*n + n - 1
+        learn_rewards = clip_reward(rewards) if config.clip_rewards else rewards
+        for k, m in enumerate(members):
+            rows = slice(k * n, (k + 1) * n)
+            part = (obs[rows], actions[k], learn_rewards[rows], next_obs[rows], terminated[rows], truncated[rows])
+            if self.frames or self.pqn:  # the frame memory builds its own n-step returns; PQN's rollout has none
+                m.replay.add(*part)
+            else:
+                m.replay.add(*m.nstep.push(*part))
+        obs = envs.reset_done(done)
+        self.clock.step += n
+        for m, returns in zip(members, rewards.reshape(k_members, n), strict=True):
+            m.episode_return += returns
+            m.episode_length += 1
+        for i in np.flatnonzero(done):
+            m, env = members[i // n], i % n
+            self._end_episode(m, float(m.episode_return[env]), int(m.episode_length[env]), epsilon)
+            m.episode_return[env], m.episode_length[env] = 0.0, 0
+        return obs
+
+    def _store_blocks(self, fleet: Any, wait: bool) -> float:
+        """Ape-X: the actors' blocks that arrived, stored at the priorities the actors gave them;
+        returns the actors' mean epsilon (for the logs)."""
+        m = self.members[0]
+        for block in fleet.receive(wait):
+            m.replay.add_with_errors(block["priorities"], *block["transitions"])
+            self.clock.step += block["steps"]
+            for ret, length in block["episodes"]:
+                self._end_episode(m, ret, length, block["epsilon"])
+        return float(np.mean(fleet.epsilons))
+
+    def _owed(self, gradient_steps: int, min_replay: int) -> int:
+        """Gradient steps owed now: ``gradient_steps`` every ``train_freq`` vector steps (PQN: each
+        full rollout). Ape-X's steps come in blocks: it owes what keeps the same ratio of gradient
+        steps to environment steps, and the loop takes them ``gradient_steps`` at a time."""
+        config, clock = self.config, self.clock
+        if clock.step < config.learning_starts or len(self.replays) < min_replay:
+            return 0
+        if not config.actors:
+            train_freq = 1 if self.pqn else config.train_freq
+            return gradient_steps if (clock.step // config.num_envs) % train_freq == 0 else 0
+        ratio = gradient_steps / (config.num_envs * config.train_freq)
+        return max(0, int((clock.step - config.learning_starts) * ratio) + gradient_steps - clock.gradient_steps)
+
+    def _end_episode(self, m: Member, ret: float, length: int, epsilon: float) -> None:
+        """Log member ``m``'s finished episode."""
         if not m.finished:
             m.record.episodes += 1
             m.recent.append(ret)
-            m.logger.episode(self.clock.step, m.record.episodes, ret, int(m.episode_length[env]), epsilon,
-                             self._wall())
+            m.logger.episode(self.clock.step, m.record.episodes, ret, length, epsilon, self._wall())
             self._check_train_solved(m)
-        m.episode_return[env], m.episode_length[env] = 0.0, 0
 
     def _mean_recent(self) -> float | None:
         means = [float(np.mean(m.recent)) for m in self.members if m.recent]
@@ -439,8 +489,15 @@ class Trainer:
     def _named(self, m: Member, text: str) -> str:
         return text if self.all_seeds is None else f"seed {m.seed}: {text}"
 
-    def _start_episodes(self, envs: ResumableVectorEnv, display: Any) -> np.ndarray:
-        """Fresh episodes, or, on resume, the environments rebuilt exactly where they were."""
+    def _start_episodes(self, envs: Any, display: Any) -> np.ndarray | None:
+        """Fresh episodes, or, on resume, the environments rebuilt exactly where they were
+        (Ape-X's actors always start fresh episodes)."""
+        if self.fleet is not None:
+            self.fleet.start(self.agent)
+            if self.resumed_from is not None:
+                notes = "" if self.replay_restored else "; the replay memory was not saved, refilling it"
+                display.message(f"resumed at step {self.clock.step}; the actors start new episodes{notes}")
+            return None
         if self.resumed_from is None:
             return envs.reset()
         notes = [] if self.replay_restored else ["the replay memory was not saved, refilling it"]

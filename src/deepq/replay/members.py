@@ -16,6 +16,11 @@ from deepq.replay.prioritized import PrioritizedReplay
 from deepq.replay.uniform import Batch
 
 
+def with_member_dim(batch: Batch) -> Batch:
+    """One memory's batch ``(B, ...)`` as a one-member batch ``(1, B, ...)``."""
+    return Batch(*(None if t is None else t.unsqueeze(0) for t in batch[:-1]), indices=batch.indices[None])
+
+
 class MemberReplays:
     """K replay memories behind one ``sample`` and one ``update_priorities``."""
 
@@ -39,8 +44,7 @@ class MemberReplays:
         """Each member's batch, stacked along a leading member dimension."""
         batches = [replay.sample(batch_size) for replay in self.replays]
         if len(batches) == 1:
-            one = batches[0]
-            return Batch(*(None if t is None else t.unsqueeze(0) for t in one[:-1]), indices=one.indices[None])
+            return with_member_dim(batches[0])
         fields = [None if parts[0] is None else torch.stack(parts) for parts in zip(*(b[:-1] for b in batches),
                                                                                      strict=True)]
         return Batch(*fields, indices=np.stack([b.indices for b in batches]))

@@ -134,6 +134,13 @@ class PrioritizedReplay:
         self.tree.set(rows, np.full(len(rows), self.max_priority))
         return rows
 
+    def add_with_errors(self, td_errors: np.ndarray, *args: Any) -> np.ndarray:
+        """Store transitions at the priorities of their given TD errors rather than the largest
+        seen (Ape-X: the actors computed them)."""
+        rows = self.storage.add(*args)
+        self.update_priorities(rows, td_errors)
+        return rows
+
     def sample_indices(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Stratified proportional draw: (rows, importance weights)."""
         if len(self) < batch_size:
