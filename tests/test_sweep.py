@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from deepq.cli import main
-from deepq.errors import UserError
 from deepq.cluster import require_ray
+from deepq.errors import UserError
 from deepq.sweep import ATTEMPTS_FILE, SweepSpec, parse_grid, sweep
 
 ray = pytest.importorskip("ray")
