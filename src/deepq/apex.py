@@ -22,7 +22,6 @@ from deepq.agent import DQNAgent
 from deepq.cluster import require_ray, start_ray
 from deepq.config import DQNConfig
 from deepq.envs import ResumableVectorEnv, env_spaces
-from deepq.envs.atari import clip_reward
 from deepq.errors import RunError
 from deepq.replay import NStepCollector, ReplayBuffer
 from deepq.replay.members import with_member_dim
@@ -81,6 +80,8 @@ class Actor:
         """``actor_block_steps`` vector steps with the learner's weights of ``version`` (fetched
         from ``weights[0]``, an object reference, when new): the block's transitions, their
         priorities, and the episodes that ended in it."""
+        from deepq.train import act_and_step  # the training loop's own act -> step
+
         if version != self.version:
             import ray
 
@@ -90,10 +91,9 @@ class Actor:
         block.cursor = block.size = 0
         episodes = []
         for _ in range(cfg.actor_block_steps):
-            actions = self.agent.act(self.obs[None], self.epsilon, [self.rng])[0]
-            next_obs, rewards, terminated, truncated = self.envs.step(actions)
-            learn_rewards = clip_reward(rewards) if cfg.clip_rewards else rewards
-            block.add(*self.nstep.push(self.obs, actions, learn_rewards, next_obs, terminated, truncated))
+            actions, next_obs, rewards, learn_rewards, terminated, truncated = act_and_step(
+                self.agent, self.envs, self.obs, self.epsilon, [self.rng], cfg.clip_rewards)
+            block.add(*self.nstep.push(self.obs, actions[0], learn_rewards, next_obs, terminated, truncated))
             self.episode_return += rewards
             self.episode_length += 1
             done = terminated | truncated

@@ -425,13 +425,10 @@ class Trainer:
         """One vector step of every member's environments, stored; returns the next observations."""
         config, members = self.config, self.members
         n, k_members = config.num_envs, len(members)
-        # act
-        actions = self.agent.act(obs.reshape(k_members, n, *obs.shape[1:]), epsilon, [m.rng for m in members])
-        # step (a finished episode's next_obs is its true last observation)
-        next_obs, rewards, terminated, truncated = envs.step(actions.reshape(-1))
+        actions, next_obs, rewards, learn_rewards, terminated, truncated = act_and_step(
+            self.agent, envs, obs, epsilon, [m.rng for m in members], config.clip_rewards)
         done = terminated | truncated
         # store: member k's environments are rows k*n .. k*n + n - 1
-        learn_rewards = clip_reward(rewards) if config.clip_rewards else rewards
         for k, m in enumerate(members):
             rows = slice(k * n, (k + 1) * n)
             part = (obs[rows], actions[k], learn_rewards[rows], next_obs[rows], terminated[rows], truncated[rows])
@@ -731,6 +728,17 @@ class Trainer:
                 f"to train further pass --steps N with N above {trainer.clock.step}"
             )
         return trainer
+
+
+def act_and_step(agent: DQNAgent, envs: Any, obs: np.ndarray, epsilon: float,
+                 rngs: Sequence[np.random.Generator], clip_rewards: bool) -> tuple[np.ndarray, ...]:
+    """Act for K = len(rngs) members' environments (rows k*n .. k*n + n - 1 are member k's) and
+    step them: (actions (K, n), next_obs, rewards, the rewards learned from, terminated, truncated).
+    A finished episode's next_obs is its true last observation."""
+    actions = agent.act(obs.reshape(len(rngs), -1, *obs.shape[1:]), epsilon, rngs)
+    next_obs, rewards, terminated, truncated = envs.step(actions.reshape(-1))
+    learn_rewards = clip_reward(rewards) if clip_rewards else rewards
+    return actions, next_obs, rewards, learn_rewards, terminated, truncated
 
 
 def check_distinct(seeds: Sequence[int]) -> None:
