@@ -34,6 +34,21 @@ def test_grid_parsing_and_labels():
         parse_grid(["learning_rate"])
 
 
+def test_a_search_space_takes_choices_and_ranges():
+    from ray import tune
+
+    grid = parse_grid(["learning_rate=1e-4..1e-2", "batch_size=32..128", "tau=-1.0..1.0", "n_step=1,3"])
+    space = SweepSpec("CartPole-v1", [0], grid, search="optuna", num_trials=4).search_space(tune)
+    assert (space["learning_rate"].lower, space["learning_rate"].upper) == (1e-4, 1e-2)
+    assert space["learning_rate"].get_sampler().__class__.__name__ == "_LogUniform"  # a positive float range
+    assert (space["batch_size"].lower, space["batch_size"].upper) == (32, 129)  # both ends included
+    assert space["tau"].get_sampler().__class__.__name__ == "_Uniform"
+    assert space["n_step"].categories == ["1", "3"]
+    for bad in ("learning_rate=1e-2..1e-4", "learning_rate=1e-4..x", "learning_rate=1e-4..1e-3,1e-2"):
+        with pytest.raises(UserError, match="LOW..HIGH"):
+            parse_grid([bad])
+
+
 def test_bad_input_gets_one_line_before_ray_starts(tmp_path, capsys, monkeypatch):
     assert main(["sweep", "CartPole-v1", "--grid", "lerning_rate=1e-3,3e-4", "--storage", str(tmp_path / "a")]) == 2
     assert "learning_rate" in capsys.readouterr().err  # the closest key is named
@@ -45,6 +60,19 @@ def test_bad_input_gets_one_line_before_ray_starts(tmp_path, capsys, monkeypatch
     assert main(["sweep", "CartPole-v1", "--grid", "learning_rate=1e-3", "--address", "127.0.0.1:1",
                  "--storage", str(tmp_path / "c")]) == 2
     assert "no Ray cluster at --address 127.0.0.1:1" in capsys.readouterr().err
+    for args, message in ((["--grid", "learning_rate=1e-4..1e-2"], "only a search takes"),
+                          (["--grid", "learning_rate=1e-3,3e-3", "--trials", "3"], "add --search optuna"),
+                          (["--grid", "learning_rate=1e-4..1e-2", "--search", "optuna"], "needs --trials N"),
+                          (["--grid", "batch_size=0..64", "--search", "optuna", "--trials", "2"],
+                           "batch_size must be >= 1")):
+        assert main(["sweep", "CartPole-v1", *args, "--storage", str(tmp_path / "d")]) == 2
+        assert message in capsys.readouterr().err
+        assert not ray.is_initialized() and not (tmp_path / "d").exists()
+    monkeypatch.setitem(sys.modules, "optuna", None)  # Optuna not installed
+    with pytest.raises(UserError, match=r"--search optuna needs Optuna: pip install 'deepq\[ray\]'"):
+        sweep(SweepSpec("CartPole-v1", [0], {"learning_rate": ["1e-4..1e-2"]}, search="optuna", num_trials=2),
+              tmp_path / "e")
+    assert not ray.is_initialized()
     monkeypatch.setitem(sys.modules, "ray", None)  # Ray not installed
     with pytest.raises(UserError, match=r"pip install 'deepq\[ray\]'"):
         require_ray("deepq sweep", tune=True)
@@ -87,6 +115,7 @@ def test_a_sweep_survives_a_lost_node_and_resumes_trials_from_their_checkpoints(
     killer.start()
     try:
         text, lost = sweep(grid_spec(12_000), tmp_path, max_failures=3, reps=200)
+        print(text)  # the report, for `pytest -s`
     finally:
         ray.shutdown()
         cluster.shutdown()
@@ -104,3 +133,58 @@ def test_a_sweep_survives_a_lost_node_and_resumes_trials_from_their_checkpoints(
         assert summary["steps"] == 12_000 and not summary["interrupted"]
         logged = [int(line.split(",")[0]) for line in (run / "metrics.csv").read_text().splitlines()[1:]]
         assert logged == sorted(logged)  # one run's history, not two mixed
+
+
+def test_an_optuna_search_trains_each_configuration_on_every_seed(tmp_path):
+    spec = SweepSpec("CartPole-v1", [0, 1], parse_grid(["learning_rate=3e-4..3e-3", "batch_size=32,64"]),
+                     preset="cartpole", overrides=FIXED, steps=3_000, search="optuna", num_trials=3)
+    text, lost = sweep(spec, tmp_path, max_failures=1, reps=200)
+    assert lost == 0 and "3 of 3 finished, 0 lost; restarts: 0" in text
+    trials = sorted((tmp_path / "runs").glob("trial-*"))
+    assert len(trials) == 3
+    picked, scores = set(), {}
+    for trial in trials:
+        members = sorted(trial.glob("seed-*"))
+        assert [m.name for m in members] == ["seed-0", "seed-1"]  # one trial, every seed
+        configs = [json.loads((m / "config.json").read_text())["config"] for m in members]
+        lr, batch = configs[0]["learning_rate"], configs[0]["batch_size"]
+        assert 3e-4 <= lr <= 3e-3 and batch in (32, 64) and configs[1]["learning_rate"] == lr
+        assert f"learning_rate={lr:.3g}__batch_size={batch}" in trial.name
+        finals = [json.loads((m / "summary.json").read_text())["final_eval_mean"] for m in members]
+        scores[trial.name] = sum(finals) / 2
+        picked.add((lr, batch))
+    assert len(picked) == 3  # Optuna tried three configurations
+    ranked = [line.split(". ", 1)[1].split(":")[0] for line in text.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert ranked == sorted(scores, key=scores.get, reverse=True)  # best first, by the mean final return
+    assert (tmp_path / "sweep.png").exists() and SweepSpec.load(tmp_path).num_trials == 3
+    assert not ray.is_initialized()
+
+
+def test_a_stopped_sweep_says_so_and_resume_continues_its_trials_from_their_checkpoints(tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    storage = tmp_path / "sweep"
+    command = [sys.executable, "-m", "deepq.cli", "sweep", "CartPole-v1", "--seeds", "0-1", "--preset", "cartpole",
+               "--grid", "learning_rate=3e-4..3e-3", "--search", "optuna", "--trials", "2", "--steps", "16000",
+               "--set", *[f"{k}={v}" for k, v in FIXED.items()], "--storage", str(storage)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 180
+    while len(list(storage.glob("runs/trial-*/seed-0/checkpoint.pt"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # a few checkpoints on, so that Tune holds one for each trial
+    first.send_signal(signal.SIGINT)  # Ctrl-C
+    out, _ = first.communicate(timeout=120)
+    assert first.returncode == 1, out
+    assert f"did not finish (the sweep was stopped): continue it with `deepq sweep --resume {storage}`" in out
+    again = subprocess.run([sys.executable, "-m", "deepq.cli", "sweep", "--resume", str(storage)],
+                           capture_output=True, text=True, timeout=300, env=os.environ)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "2 of 2 finished, 0 lost" in again.stdout
+    for trial in storage.glob("runs/trial-*"):
+        attempts = json.loads((trial / ATTEMPTS_FILE).read_text())
+        assert attempts[0] == 0 and attempts[-1] > 0, attempts  # the resumed attempt went on from a checkpoint
+        for seed in (0, 1):
+            summary = json.loads((trial / f"seed-{seed}" / "summary.json").read_text())
+            assert summary["steps"] == 16_000 and not summary["interrupted"]

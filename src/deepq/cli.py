@@ -118,10 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--reps", type=int, default=20_000, help="bootstrap resamples (default 20000)")
 
     sweep = commands.add_parser(
-        "sweep", help="a hyperparameter grid over seeds on Ray Tune, each trial a deepq run (deepq[ray])",
+        "sweep", help="a hyperparameter grid (or an Optuna search) over seeds on Ray Tune, each trial a deepq run (deepq[ray])",
         description="One Ray Tune trial per (configuration, seed), each an ordinary deepq run in "
-                    "STORAGE/runs/LABEL/seed-K. A failed trial, or one whose node is lost, restarts from its "
-                    "last deepq checkpoint. Ends with deepq compare's table over the configurations.")
+                    "STORAGE/runs/LABEL/seed-K; with --search optuna --trials N, N configurations picked by "
+                    "Optuna, each one trial training all the seeds at once. A failed trial, or one whose node "
+                    "is lost, restarts from its last deepq checkpoint. Ends with deepq compare's table over "
+                    "the configurations.")
     sweep.add_argument("env_id", nargs="?", help="Gymnasium id, e.g. CartPole-v1 (not with --resume)")
     sweep.add_argument("--seeds", type=_seed_list, default=[0], metavar="SEEDS", help="seeds of every configuration (0-9)")
     sweep.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",
@@ -133,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--address", help="join a Ray cluster (auto, or HOST:PORT); default: start a local Ray")
     sweep.add_argument("--max-failures", type=int, default=3, help="restarts per trial before it counts as lost")
     sweep.add_argument("--resume", type=Path, metavar="STORAGE", help="continue the interrupted sweep in STORAGE")
+    sweep.add_argument("--search", choices=["optuna"],
+                       help="search the --grid space (values, or ranges LOW..HIGH) with Ray Tune's Optuna searcher")
+    sweep.add_argument("--trials", type=int, metavar="N", help="with --search: how many configurations to try")
 
     from deepq.car.cli import add_car_parser
 
@@ -383,14 +388,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.max_failures < 0:
         raise UserError("--max-failures must be >= 0")
     if args.resume is not None:
-        if args.env_id or args.grid:
-            raise UserError("--resume continues a sweep as it was asked; give no ENV_ID or --grid with it")
+        if args.env_id or args.grid or args.search or args.trials is not None:
+            raise UserError("--resume continues a sweep as it was asked; give no ENV_ID, --grid, --search or --trials with it")
         text, lost = sweep(None, args.resume, args.address, args.max_failures, resume=True)
     else:
         if not args.env_id:
             raise UserError("sweep needs an environment id, e.g. `deepq sweep CartPole-v1 --grid learning_rate=1e-3,3e-4`")
         spec = SweepSpec(args.env_id, args.seeds, parse_grid(args.grid), args.preset,
-                         parse_overrides(args.overrides), args.steps)
+                         parse_overrides(args.overrides), args.steps, args.search, args.trials)
         storage = args.storage or Path("runs") / f"sweep-{args.env_id.replace('/', '_')}"
         text, lost = sweep(spec, storage, args.address, args.max_failures)
     print(text)
