@@ -2,6 +2,7 @@
 
     .venv/bin/pip install -c constraints.txt -e '.[bench,stats]'   # sb3-contrib for --sb3-qrdqn
     .venv/bin/python benchmarks/family.py LunarLander-v3 --seeds 0-9 --sb3-qrdqn
+    .venv/bin/python benchmarks/family.py LunarLander-v3 --algos none --sb3-qrdqn --sb3-jobs 2  # sb3 alone
     .venv/bin/python benchmarks/family.py Acrobot-v1 --seeds 0-9 --algos dqn,c51,qrdqn,iqn,mdqn,rainbow
 
 Each algorithm is one ``deepq train ENV --seeds ...`` run (its seeds over processes, as the
@@ -22,6 +23,8 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +113,12 @@ def run_sb3_qrdqn(env_id: str, seed: int, out: Path) -> None:
     print(f"sb3-contrib QR-DQN seed {seed}: final {summary['final_eval_mean']:.1f}, {wall:.0f} s", flush=True)
 
 
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("env_id")
@@ -118,18 +127,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="environment steps (default: each preset's)")
     parser.add_argument("--out", type=Path, default=Path("runs/family"))
     parser.add_argument("--sb3-qrdqn", action="store_true")
+    parser.add_argument("--sb3-jobs", type=int, default=1,
+                        help="sb3-contrib seeds run side by side, one torch thread each (default 1: one at a time)")
     args = parser.parse_args()
     algos = args.algos.split(",")
-    unknown = [a for a in algos if a not in HEADS]
+    unknown = [a for a in algos if a not in HEADS and a != "none"]
     if unknown:
         raise SystemExit(f"unknown algorithms {unknown}; choose from {', '.join(HEADS)}")
     root = args.out / args.env_id.replace("/", "_")
-    walls = {algo: run_deepq(args.env_id, algo, args.seeds, root / algo, args.steps) for algo in algos}
+    walls = {algo: run_deepq(args.env_id, algo, args.seeds, root / algo, args.steps) for algo in algos if algo != "none"}
+    algos = [algo for algo in algos if algo != "none"]
     groups = [str(root / algo) for algo in algos]
     if args.sb3_qrdqn:
         start = time.perf_counter()
-        for seed in _seed_list(args.seeds):
-            run_sb3_qrdqn(args.env_id, seed, root / "sb3-qrdqn" / f"seed-{seed}")
+        seeds = _seed_list(args.seeds)
+        with ProcessPoolExecutor(args.sb3_jobs, mp_context=get_context("spawn"), initializer=_one_thread
+                                 if args.sb3_jobs > 1 else None) as pool:
+            list(pool.map(run_sb3_qrdqn, [args.env_id] * len(seeds), seeds,
+                          [root / "sb3-qrdqn" / f"seed-{seed}" for seed in seeds]))
         walls["sb3-qrdqn"] = time.perf_counter() - start
         groups.append(str(root / "sb3-qrdqn"))
     from deepq.compare import compare
