@@ -65,10 +65,12 @@ def quantile_huber_loss(predicted: torch.Tensor, target: torch.Tensor, taus: tor
     or ``(..., N)``) against ``target (..., N')`` samples: for each pair, the Huber loss of
     u = target - predicted weighted by |tau - 1{u < 0}| / kappa; averaged over the target samples
     and summed over the predicted quantiles, one loss per row."""
-    u = target.unsqueeze(-2) - predicted.unsqueeze(-1)  # (..., N, N')
-    huber = torch.where(u.abs() <= kappa, 0.5 * u.square(), kappa * (u.abs() - 0.5 * kappa))
-    weight = (taus.unsqueeze(-1) - (u.detach() < 0).to(u.dtype)).abs()
-    return (weight * huber / kappa).mean(dim=-1).sum(dim=-1)
+    shape = (*predicted.shape, target.shape[-1])  # every pair: (..., N, N')
+    pairs_predicted, pairs_target = predicted.unsqueeze(-1).expand(shape), target.unsqueeze(-2).expand(shape)
+    # torch's own Huber kernel, one pass each way, not a chain of elementwise temporaries
+    huber = F.huber_loss(pairs_predicted, pairs_target, reduction="none", delta=kappa)
+    below = (pairs_target < pairs_predicted.detach()).to(predicted.dtype)  # 1{u < 0}
+    return ((taus.unsqueeze(-1) - below).abs() * huber).mean(dim=-1).sum(dim=-1) / kappa
 
 
 def cosine_features(taus: torch.Tensor, dim: int) -> torch.Tensor:
