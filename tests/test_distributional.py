@@ -61,6 +61,28 @@ def test_the_quantile_huber_loss_matches_hand_numbers(predicted, taus, target, e
     assert math.isclose(float(loss[0]), expected, rel_tol=1e-6)
 
 
+def test_the_quantile_huber_loss_with_kappa_and_its_gradient_match_hand_numbers():
+    predicted = torch.tensor([[0.0, 0.5]], requires_grad=True)
+    # u = 3 - 0 = 3 > kappa = 2: Huber 2 (3 - 1) = 4, weight |0.25 - 0| = 0.25, over kappa: 0.5.
+    # u = 3 - 0.5 = 2.5: Huber 2 (2.5 - 1) = 3, weight 0.75: 1.125. Sum over the quantiles: 1.625.
+    loss = quantile_huber_loss(predicted, torch.tensor([[3.0]]), torch.tensor([0.25, 0.75]), kappa=2.0)
+    assert math.isclose(float(loss[0].detach()), 1.625, rel_tol=1e-6)
+    (grad,) = torch.autograd.grad(loss.sum(), predicted)  # d/dp = -kappa * weight / kappa = -weight
+    torch.testing.assert_close(grad, torch.tensor([[-0.25, -0.75]]))
+
+
+def test_iqn_fractions_shared_by_every_row_give_what_per_row_fractions_give():
+    for members in (1, 3):
+        config, _ = build_config("CartPole-v1", overrides={"distribution": "iqn", "num_quantile_samples": 5,
+                                                           "quantile_embedding_dim": 8, "hidden_sizes": "16,16"})
+        agent = DQNAgent((4,), 2, config, "cpu", seeds=list(range(members)))
+        obs = torch.randn(members, 7, 4)
+        per_row = quantile_midpoints(5).expand(members, 7, 5)
+        shared = agent.outputs(agent.q_net, obs)  # (K, 1, 5) fractions, broadcast over the 7 rows
+        assert shared.shape == (members, 7, 2, 5)
+        torch.testing.assert_close(shared, agent.q_net(obs, per_row))
+
+
 def test_quantile_fractions_and_the_cosine_embedding():
     torch.testing.assert_close(quantile_midpoints(4), torch.tensor([0.125, 0.375, 0.625, 0.875]))
     features = cosine_features(torch.tensor([[0.5, 1.0]]), 3)  # cos(0), cos(pi tau), cos(2 pi tau)

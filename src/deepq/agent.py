@@ -201,10 +201,11 @@ class DQNAgent:
     def outputs(self, net: MemberNets, obs: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
         """``net``'s outputs for ``(K, B, ...)`` observations: Q-values ``(K, B, A)``, or a
         distribution per action ``(K, B, A, M)`` (C51 logits, quantiles; IQN's at ``taus``, by
-        default evenly spaced ``num_quantile_samples``)."""
+        default evenly spaced ``num_quantile_samples``: the same for every row, so their
+        embedding is computed once, ``(K, 1, M)``, and broadcast over the rows)."""
         if self.config.distribution == "iqn" and taus is None:
             count = self.config.num_quantile_samples
-            taus = quantile_midpoints(count, self.device).expand(*obs.shape[:2], count)
+            taus = quantile_midpoints(count, self.device).expand(obs.shape[0], 1, count)
         return net(obs, taus)
 
     def mean_q(self, outputs: torch.Tensor) -> torch.Tensor:

@@ -184,7 +184,8 @@ class MemberNets(nn.Module):
 
     def forward(self, obs: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
         """Outputs ``(K, B, A)`` (or ``(K, B, A, M)`` for a distributional head) for observations
-        ``(K, B, ...)``; IQN's head also takes each row's fractions, ``taus (K, B, T)``."""
+        ``(K, B, ...)``; IQN's head also takes each row's fractions, ``taus (K, B, T)``, or
+        ``(K, 1, T)`` for fractions shared by every row."""
         if self.mlp_dueling is not None:  # one MLP's 2-D weights take the (1, B, in) rows as they are
             return mlp_forward(self.mlp_layers(), obs, self.mlp_dueling)
         extra = () if taus is None else (taus,)
