@@ -36,7 +36,7 @@ HEADS = {  # the head's keys, for environments without the family's presets
     "dqn": [],
     "c51": ["distribution=c51", "num_atoms=51", "v_min=-100", "v_max=100"],
     "qrdqn": ["distribution=qr", "num_quantiles=50"],
-    "iqn": ["distribution=iqn"],
+    "iqn": ["distribution=iqn", "num_tau_samples=16", "num_tau_prime_samples=16", "num_quantile_samples=16"],  # the iqn preset's
     "mdqn": ["munchausen=true", "double=false"],
     "rainbow": ["distribution=c51", "num_atoms=51", "v_min=-100", "v_max=100", "noisy=true", "dueling=true",
                 "double=true", "prioritized=true", "priority_alpha=0.5", "n_step=3"],
