@@ -156,7 +156,7 @@ def search_trial(params: dict[str, Any]) -> dict[str, Any]:
     trial = params["trial"]
     chosen = {key: str(value) for key, value in params["search"].items()}
     short = {key: f"{value:.3g}" if isinstance(value, float) else str(value) for key, value in params["search"].items()}
-    label = f"trial-{tune.get_context().get_trial_id().rsplit('_', 1)[-1]}__{SweepSpec.label(short)}"
+    label = f"trial-{tune.get_context().get_trial_id()}__{SweepSpec.label(short)}"
     return {**trial, "overrides": {**trial["overrides"], **chosen}, "label": label,
             "run_dir": str(Path(trial["storage"]) / "runs" / label)}
 
