@@ -60,6 +60,12 @@ def test_bad_input_gets_one_line_before_ray_starts(tmp_path, capsys, monkeypatch
     assert main(["sweep", "CartPole-v1", "--grid", "learning_rate=1e-3", "--address", "127.0.0.1:1",
                  "--storage", str(tmp_path / "c")]) == 2
     assert "no Ray cluster at --address 127.0.0.1:1" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()  # nothing saved: the same command can be given again
+    (tmp_path / "a-file").write_text("not a folder")
+    assert main(["sweep", "CartPole-v1", "--grid", "learning_rate=1e-3", "--storage",
+                 str(tmp_path / "a-file" / "sweep")]) == 2
+    assert "cannot write the sweep's directory" in capsys.readouterr().err
+    assert not ray.is_initialized()  # the local Ray it had started is stopped
     for args, message in ((["--grid", "learning_rate=1e-4..1e-2"], "only a search takes"),
                           (["--grid", "learning_rate=1e-3,3e-3", "--trials", "3"], "add --search optuna"),
                           (["--grid", "learning_rate=1e-4..1e-2", "--search", "optuna"], "needs --trials N"),
@@ -72,7 +78,7 @@ def test_bad_input_gets_one_line_before_ray_starts(tmp_path, capsys, monkeypatch
     with pytest.raises(UserError, match=r"--search optuna needs Optuna: pip install 'deepq\[ray\]'"):
         sweep(SweepSpec("CartPole-v1", [0], {"learning_rate": ["1e-4..1e-2"]}, search="optuna", num_trials=2),
               tmp_path / "e")
-    assert not ray.is_initialized()
+    assert not ray.is_initialized() and not (tmp_path / "e").exists()
     monkeypatch.setitem(sys.modules, "ray", None)  # Ray not installed
     with pytest.raises(UserError, match=r"pip install 'deepq\[ray\]'"):
         require_ray("deepq sweep", tune=True)

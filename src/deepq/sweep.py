@@ -138,8 +138,12 @@ class SweepSpec:
         return space
 
     def save(self, storage: Path) -> None:
-        storage.mkdir(parents=True, exist_ok=True)
-        (storage / SPEC_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+        try:
+            storage.mkdir(parents=True, exist_ok=True)
+            (storage / SPEC_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+        except OSError as error:
+            raise UserError(f"cannot write the sweep's directory {storage} ({error.strerror or error}); "
+                            "pick a writable --storage") from None
 
     @classmethod
     def load(cls, storage: Path) -> SweepSpec:
@@ -260,10 +264,11 @@ def sweep(spec: SweepSpec | None, storage: Path, address: str | None = None, max
         if (storage / SPEC_FILE).exists():
             raise UserError(f"{storage} already holds a sweep; continue it with `deepq sweep --resume {storage}` "
                             "or pick another --storage")
-        spec.save(storage)
     searcher = _searcher(spec) if spec.search else None  # before Ray starts: a missing Optuna is one line
     started = start_ray(ray, address)
     try:
+        if not resume:  # only once Ray is there: a sweep refused before it leaves no folder behind
+            spec.save(storage)
         trainable = tune.with_resources(run_trial, {"cpu": 1})
         if resume:
             tuner = tune.Tuner.restore(str(storage / "tune"), trainable, resume_unfinished=True, resume_errored=True)
