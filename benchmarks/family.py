@@ -130,13 +130,12 @@ def main() -> None:
     parser.add_argument("--sb3-jobs", type=int, default=1,
                         help="sb3-contrib seeds run side by side, one torch thread each (default 1: one at a time)")
     args = parser.parse_args()
-    algos = args.algos.split(",")
-    unknown = [a for a in algos if a not in HEADS and a != "none"]
+    algos = [a for a in args.algos.split(",") if a != "none"]  # none: sb3-contrib alone
+    unknown = [a for a in algos if a not in HEADS]
     if unknown:
         raise SystemExit(f"unknown algorithms {unknown}; choose from {', '.join(HEADS)}")
     root = args.out / args.env_id.replace("/", "_")
-    walls = {algo: run_deepq(args.env_id, algo, args.seeds, root / algo, args.steps) for algo in algos if algo != "none"}
-    algos = [algo for algo in algos if algo != "none"]
+    walls = {algo: run_deepq(args.env_id, algo, args.seeds, root / algo, args.steps) for algo in algos}
     groups = [str(root / algo) for algo in algos]
     if args.sb3_qrdqn:
         start = time.perf_counter()
