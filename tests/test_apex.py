@@ -74,7 +74,7 @@ def test_two_actors_learn_cartpole_and_a_killed_actor_is_replaced(tmp_path):
             pass
 
     trainer = Trainer("CartPole-v1", apex_config(eval_interval="2000"), seed=0, run_dir=tmp_path / "run",
-                      total_steps=20_000, progress=False, display=Display())
+                      total_steps=30_000, progress=False, display=Display())
     killed = []
 
     def kill_once(t: Trainer) -> None:
@@ -83,7 +83,7 @@ def test_two_actors_learn_cartpole_and_a_killed_actor_is_replaced(tmp_path):
             ray.kill(t.fleet.handles[0])
 
     summary = trainer.run(callback=kill_once)
-    assert summary["steps"] >= 20_000 and not summary["interrupted"]
+    assert summary["steps"] >= 30_000 and not summary["interrupted"]
     assert summary["best_eval_mean"] >= 200, summary
     assert killed and trainer.fleet.restarts == [1, 0]
     assert any(text.startswith("actor 0 died") for text in messages)
@@ -95,9 +95,9 @@ def test_two_actors_learn_cartpole_and_a_killed_actor_is_replaced(tmp_path):
 
     # deepq resume continues the learner: its counters go on from the checkpoint.
     saved = json.loads((run / "summary.json").read_text())
-    assert main(["resume", str(run), "--steps", "24000", "--no-progress"]) == 0
+    assert main(["resume", str(run), "--steps", "34000", "--no-progress"]) == 0
     resumed = json.loads((run / "summary.json").read_text())
-    assert resumed["steps"] >= 24_000 and resumed["gradient_steps"] > saved["gradient_steps"]
+    assert resumed["steps"] >= 34_000 and resumed["gradient_steps"] > saved["gradient_steps"]
     assert resumed["episodes"] > saved["episodes"]
 
 

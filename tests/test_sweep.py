@@ -173,7 +173,7 @@ def test_a_stopped_sweep_says_so_and_resume_continues_its_trials_from_their_chec
 
     storage = tmp_path / "sweep"
     command = [sys.executable, "-m", "deepq.cli", "sweep", "CartPole-v1", "--seeds", "0-1", "--preset", "cartpole",
-               "--grid", "learning_rate=3e-4..3e-3", "--search", "optuna", "--trials", "2", "--steps", "16000",
+               "--grid", "learning_rate=3e-4..3e-3", "--search", "optuna", "--trials", "2", "--steps", "40000",
                "--set", *[f"{k}={v}" for k, v in FIXED.items()], "--storage", str(storage)]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 180
@@ -193,4 +193,4 @@ def test_a_stopped_sweep_says_so_and_resume_continues_its_trials_from_their_chec
         assert attempts[0] == 0 and attempts[-1] > 0, attempts  # the resumed attempt went on from a checkpoint
         for seed in (0, 1):
             summary = json.loads((trial / f"seed-{seed}" / "summary.json").read_text())
-            assert summary["steps"] == 16_000 and not summary["interrupted"]
+            assert summary["steps"] == 40_000 and not summary["interrupted"]
