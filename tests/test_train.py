@@ -83,6 +83,18 @@ def test_resume_continues_counters_and_weights(tmp_path):
         Trainer.resume(tmp_path / "r", device="cpu", progress=False)
 
 
+def test_a_run_stopped_between_its_last_checkpoint_and_its_summary_resumes_to_write_it(tmp_path):
+    _, summary = small_run(tmp_path, "r", steps=1000)
+    (tmp_path / "r/summary.json").unlink()  # as if killed right after the last checkpoint
+    resumed = Trainer.resume(tmp_path / "r", device="cpu", progress=False)
+    assert resumed.clock.step == 1000
+    final = resumed.run()
+    assert final["steps"] == 1000 and final["episodes"] == summary["episodes"] and not final["interrupted"]
+    assert json.loads((tmp_path / "r/summary.json").read_text())["steps"] == 1000
+    with pytest.raises(RunError, match="already at step 1000 of 1000"):
+        Trainer.resume(tmp_path / "r", device="cpu", progress=False)
+
+
 def test_learning_starts_beyond_the_run_is_refused(tmp_path):
     config, _ = build_config("CartPole-v1", None, {"learning_starts": 5000})
     with pytest.raises(RunError, match="learning_starts"):

@@ -195,13 +195,14 @@ def run_trial(params: dict[str, Any]) -> None:
     trial = search_trial(params) if "search" in params else params["trial"]
     run_dir = Path(trial["run_dir"])
     seeds = trial["seeds"]
-    restarted = tune.get_checkpoint() is not None
-    done = summaries(run_dir) if restarted else None
+    # An earlier attempt's files are this trial's own (its run directory is unique to the sweep):
+    # its checkpoint counts even when its report never reached Tune (a node lost in between).
+    done = summaries(run_dir)
     if done is not None:  # it finished; only its last report was lost
         _report(tune, run_dir, done[0]["steps"], done)
         return
     saved = run_dir / "checkpoint.pt" if len(seeds) == 1 else run_dir / f"seed-{seeds[0]}" / "checkpoint.pt"
-    if restarted and saved.exists():
+    if saved.exists():
         trainer = Trainer.resume(run_dir, progress=False, threads=1)
     else:
         config, preset = build_config(trial["env_id"], trial["preset"], trial["overrides"])

@@ -172,6 +172,14 @@ def member_dirs(run_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[5:]))
 
 
+def finished_summary(run_dir: Path, total_steps: int) -> bool:
+    """Whether ``run_dir`` holds the summary of a run that reached ``total_steps``. A checkpoint at
+    the last step without one is a run stopped between its last save and its summary: resuming it
+    only writes the summary."""
+    path = run_dir / "summary.json"
+    return path.exists() and int(json.loads(path.read_text())["steps"]) >= total_steps
+
+
 @dataclass
 class Member:
     """What one seed owns in a run: its generator, memory, n-step windows, results and logs."""
@@ -722,7 +730,8 @@ class Trainer:
         trainer.replay_restored = all(data.get("replay") is not None for data in saved)
         trainer.envs_states = [data["envs"] for data in saved]
         trainer.resumed_from = trainer.clock.step
-        if trainer.clock.step >= trainer.total_steps:
+        if trainer.clock.step >= trainer.total_steps and all(
+                finished_summary(m.run_dir, trainer.total_steps) for m in trainer.members):
             raise RunError(
                 f"the run in {run_dir} is already at step {trainer.clock.step} of {trainer.total_steps}; "
                 f"to train further pass --steps N with N above {trainer.clock.step}"
