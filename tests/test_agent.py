@@ -127,6 +127,10 @@ def test_epsilon_greedy_extremes():
     assert rng.bit_generator.state == np.random.default_rng(0).bit_generator.state
     random_actions = agent.act(obs[None], 1.0, [rng])[0]
     assert 60 < (random_actions == 0).sum() < 140
+    # One rate per environment (Ape-X's actors): the first half greedy, the second random.
+    per_env = agent.act(obs[None], np.repeat([0.0, 1.0], 100), [rng])[0]
+    greedy = agent.greedy(obs)
+    assert np.array_equal(per_env[:100], greedy[:100]) and (per_env[100:] != greedy[100:]).sum() > 30
 
 
 def test_boltzmann_follows_the_softmax():

@@ -29,16 +29,23 @@ def apex_config(**more: str):
 
 
 def test_actor_epsilons_follow_the_paper():
-    assert actor_epsilons(1) == [0.4]
-    eps = actor_epsilons(4)
+    assert [list(e) for e in actor_epsilons(1)] == [[0.4]]
+    eps = np.concatenate(actor_epsilons(4))  # one rate per actor
     assert eps[0] == pytest.approx(0.4) and eps[-1] == pytest.approx(0.4**8)
-    assert eps[1] == pytest.approx(0.4 ** (1 + 7 / 3)) and eps == sorted(eps, reverse=True)
+    assert eps[1] == pytest.approx(0.4 ** (1 + 7 / 3)) and list(eps) == sorted(eps, reverse=True)
+    # One rate per environment: 2 actors x 8 environments play the paper's 16 actors.
+    spread = actor_epsilons(2, 0.4, 7.0, envs_each=8)
+    assert [e.shape for e in spread] == [(8,), (8,)]
+    flat = np.concatenate(spread)
+    assert flat[0] == pytest.approx(0.4) and flat[-1] == pytest.approx(0.4**8)
+    assert flat[8] == pytest.approx(0.4 ** (1 + 7 * 8 / 15)) and list(flat) == sorted(flat, reverse=True)
+    assert actor_epsilons(2, 0.5, 0.0)[1][0] == 0.5  # alpha 0: every actor at epsilon
     assert len({actor_seed(0, i, g) for i in range(4) for g in range(3)}) == 12  # every actor, every replacement
 
 
 def test_an_actor_block_carries_the_learners_priorities():
     config = apex_config(n_step="3")
-    actor = Actor("CartPole-v1", config.to_dict(), {}, seed=5, epsilon=0.3)
+    actor = Actor("CartPole-v1", config.to_dict(), {}, seed=5, epsilon=np.full(config.num_envs, 0.3))
     learner = DQNAgent((4,), 2, config, torch.device("cpu"), seeds=[0])
     actor.load_weights({"q": learner.q_net.flat.detach().numpy(), "target": learner.target_net.flat.detach().numpy()})
     actor.version = 0

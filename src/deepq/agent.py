@@ -253,8 +253,9 @@ class DQNAgent:
             return self.q_values(obs[None]).argmax(dim=-1)[0].cpu().numpy()
         return self.q_values(obs).argmax(dim=-1).cpu().numpy()
 
-    def act(self, obs: np.ndarray, epsilon: float, rngs: Sequence[np.random.Generator]) -> np.ndarray:
-        """Actions ``(K, n)`` for observations ``(K, n, ...)``: epsilon-greedy, or softmax(Q *
+    def act(self, obs: np.ndarray, epsilon: float | np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """Actions ``(K, n)`` for observations ``(K, n, ...)``: epsilon-greedy (one rate, or one per
+        environment ``(n,)``), or softmax(Q *
         temperature) sampling; member k draws from ``rngs[k]`` as it would alone."""
         n = obs.shape[1]
         if self.config.noisy and self.q_net.training:  # new noise for each acting step
@@ -265,7 +266,7 @@ class DQNAgent:
             cumulative = probs.cumsum(axis=-1)
             draws = np.stack([rng.random((n, 1)) for rng in rngs]) * cumulative[..., -1:]
             return np.minimum((draws > cumulative).sum(axis=-1), self.n_actions - 1)
-        if epsilon <= 0.0:  # exploration is over (schedules never rise again): no draws
+        if np.max(epsilon) <= 0.0:  # exploration is over (schedules never rise again): no draws
             return self.greedy(obs)
         explore, actions = np.empty((len(rngs), n), dtype=bool), np.empty((len(rngs), n), dtype=np.int64)
         for k, rng in enumerate(rngs):  # filled in place: cheaper than stacking, at every step

@@ -1,7 +1,8 @@
 """Ape-X (Horgan et al., 2018) on Ray: ``deepq train ENV --actors N`` (the ``deepq[ray]`` extra).
 
-N actors, each a Ray actor process stepping its own vector environments at its own fixed
-epsilon 0.4^(1 + 7 i / (N - 1)), send blocks of n-step transitions with the priorities their
+N actors, each a Ray actor process stepping its own vector environments at fixed epsilons
+(the paper's 0.4^(1 + 7 s / (S - 1)) over S slots: every environment of every actor, or every
+actor), send blocks of n-step transitions with the priorities their
 copy of the network gives them. The learner is the ordinary training loop (``deepq.train``):
 instead of stepping environments it stores the blocks in its one prioritized replay, learns at
 the configured replay ratio, and publishes its weights every ``publish_interval`` gradient steps
@@ -31,11 +32,14 @@ MAX_RESTARTS = 20  # deaths of one actor slot before the run gives up
 BLOCK_TIMEOUT = 180.0  # seconds without any block before the learner gives up on the cluster
 
 
-def actor_epsilons(count: int) -> list[float]:
-    """Ape-X's exploration rates: actor i of N explores with 0.4^(1 + 7 i / (N - 1))."""
-    if count == 1:
-        return [0.4]
-    return [0.4 ** (1 + 7 * i / (count - 1)) for i in range(count)]
+def actor_epsilons(count: int, epsilon: float = 0.4, alpha: float = 7.0, envs_each: int = 1) -> list[np.ndarray]:
+    """Ape-X's exploration rates (the paper's epsilon 0.4 and alpha 7): of S exploring slots,
+    slot s explores with epsilon^(1 + alpha s / (S - 1)). With ``envs_each`` = 1 a slot is an
+    actor; with an actor's ``num_envs``, each of its environments is one, as if each were an
+    actor of the paper. Returns each actor's rates, one per slot it holds."""
+    slots = count * envs_each
+    powers = 1 + alpha * np.arange(slots) / max(slots - 1, 1)
+    return list((epsilon ** powers).reshape(count, envs_each))
 
 
 def actor_seed(seed: int, index: int, generation: int) -> int:
@@ -54,7 +58,7 @@ class Actor:
     learner's network, and the block it fills."""
 
     def __init__(self, env_id: str, config: dict[str, Any], env_kwargs: dict[str, Any], seed: int,
-                 epsilon: float) -> None:
+                 epsilon: np.ndarray) -> None:
         torch.set_num_threads(1)  # one core per actor
         self.config = cfg = DQNConfig.from_dict(config)
         obs_shape, obs_dtype, n_actions = env_spaces(env_id, **env_kwargs)
@@ -64,7 +68,7 @@ class Actor:
         self.nstep = NStepCollector(cfg.n_step, cfg.gamma, n)
         self.block = ReplayBuffer((cfg.actor_block_steps + cfg.n_step) * n, obs_shape, obs_dtype, cfg.gamma)
         self.rng = np.random.default_rng(seed)
-        self.epsilon = epsilon
+        self.epsilon = np.asarray(epsilon, dtype=np.float64)  # one rate, or one per environment
         self.version = -1
         self.obs = self.envs.reset()
         self.episode_return = np.zeros(n)
@@ -106,7 +110,8 @@ class Actor:
                       if size else np.zeros(0, dtype=np.float32))
         arrays = (block.obs, block.actions, block.rewards, block.next_obs, block.terminated, block.discounts)
         return {"transitions": tuple(a[:size].copy() for a in arrays), "priorities": priorities,
-                "episodes": episodes, "steps": cfg.actor_block_steps * cfg.num_envs, "epsilon": self.epsilon}
+                "episodes": episodes, "steps": cfg.actor_block_steps * cfg.num_envs,
+                "epsilon": float(self.epsilon.mean())}
 
 
 class ActorFleet:
@@ -119,7 +124,8 @@ class ActorFleet:
         self.env_id, self.config, self.env_kwargs, self.seed = env_id, config, env_kwargs, seed
         self.message = message
         self.count = config.actors
-        self.epsilons = actor_epsilons(self.count)
+        self.epsilons = actor_epsilons(self.count, config.actor_epsilon, config.actor_alpha,
+                                       config.num_envs if config.actor_epsilons == "envs" else 1)
         self.started_ray = start_ray(ray, address, num_cpus=max(self.count, 1))
         try:
             self._check_room()

@@ -88,6 +88,9 @@ class DQNConfig:
     actors: int = 0  # Ray actors collecting experience for one prioritized learner; 0 = this process acts
     actor_block_steps: int = 50  # vector steps an actor takes per block of transitions it sends
     publish_interval: int = 100  # gradient steps between the learner's publications of its weights
+    actor_epsilon: float = 0.4  # Ape-X's epsilon: actor i of N explores with eps^(1 + alpha i / (N - 1))
+    actor_alpha: float = 7.0  # Ape-X's alpha: how far the actors' epsilons spread below actor_epsilon
+    actor_epsilons: str = "actors"  # "actors": one rate per actor (the paper); "envs": one per environment of every actor
 
     # --- environments, evaluation, bookkeeping ---
     num_envs: int = 1  # environments stepped together (Gymnasium vector API)
@@ -169,6 +172,9 @@ class DQNConfig:
             (self.actors >= 0, "actors must be >= 0"),
             (self.actor_block_steps >= 1, "actor_block_steps must be >= 1"),
             (self.publish_interval >= 1, "publish_interval must be >= 1"),
+            (0.0 <= self.actor_epsilon <= 1.0, "actor_epsilon must be in [0, 1]"),
+            (self.actor_alpha >= 0, "actor_alpha must be >= 0"),
+            (self.actor_epsilons in ("envs", "actors"), "actor_epsilons must be envs or actors"),
             (not self.actors or self.prioritized,
              "actors > 0 (Ape-X) learns from a prioritized replay; set prioritized=true"),
             (not self.actors or self.algorithm == "dqn", "actors > 0 (Ape-X) takes algorithm=dqn"),

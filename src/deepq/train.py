@@ -739,7 +739,7 @@ class Trainer:
         return trainer
 
 
-def act_and_step(agent: DQNAgent, envs: Any, obs: np.ndarray, epsilon: float,
+def act_and_step(agent: DQNAgent, envs: Any, obs: np.ndarray, epsilon: float | np.ndarray,
                  rngs: Sequence[np.random.Generator], clip_rewards: bool) -> tuple[np.ndarray, ...]:
     """Act for K = len(rngs) members' environments (rows k*n .. k*n + n - 1 are member k's) and
     step them: (actions (K, n), next_obs, rewards, the rewards learned from, terminated, truncated).
