@@ -70,6 +70,22 @@ def test_an_actor_block_carries_the_learners_priorities():
                                expected[batch.indices[0]], rtol=1e-4, atol=1e-5)
 
 
+def test_a_block_shorter_than_its_n_step_windows_adds_nothing():
+    config = apex_config(n_step="3", actor_block_steps="1")
+    actor = Actor("CartPole-v1", config.to_dict(), {}, seed=5, epsilon=np.full(config.num_envs, 0.3))
+    learner = DQNAgent((4,), 2, config, torch.device("cpu"), seeds=[0])
+    actor.load_weights({"q": learner.q_net.flat.detach().numpy(), "target": learner.target_net.flat.detach().numpy()})
+    actor.version = 0
+    replay = PrioritizedReplay(ReplayBuffer(1000, (4,)), alpha=0.6)
+    first = actor.collect([None], 0)  # one step: every window still holds it back
+    assert first["steps"] == config.num_envs and len(first["priorities"]) == 0
+    assert len(replay.add_with_errors(first["priorities"], *first["transitions"])) == 0 and len(replay) == 0
+    for _ in range(2):  # the third step completes the first windows
+        block = actor.collect([None], 0)
+        replay.add_with_errors(block["priorities"], *block["transitions"])
+    assert len(replay) >= config.num_envs
+
+
 def test_two_actors_learn_cartpole_and_a_killed_actor_is_replaced(tmp_path):
     messages = []
 

@@ -136,7 +136,10 @@ class PrioritizedReplay:
 
     def add_with_errors(self, td_errors: np.ndarray, *args: Any) -> np.ndarray:
         """Store transitions at the priorities of their given TD errors rather than the largest
-        seen (Ape-X: the actors computed them)."""
+        seen (Ape-X: the actors computed them). An empty block (shorter than its n-step windows)
+        adds nothing."""
+        if len(td_errors) == 0:
+            return np.zeros(0, dtype=np.int64)
         rows = self.storage.add(*args)
         self.update_priorities(rows, td_errors)
         return rows
