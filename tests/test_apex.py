@@ -70,6 +70,21 @@ def test_an_actor_block_carries_the_learners_priorities():
                                expected[batch.indices[0]], rtol=1e-4, atol=1e-5)
 
 
+def test_actors_act_at_random_until_the_learner_has_learned():
+    config = apex_config(n_step="1")  # each row is the step it was taken in
+    actor = Actor("CartPole-v1", config.to_dict(), {}, seed=5, epsilon=np.zeros(config.num_envs))
+    learner = DQNAgent((4,), 2, config, torch.device("cpu"), seeds=[0])
+    actor.load_weights({"q": learner.q_net.flat.detach().numpy(), "target": learner.target_net.flat.detach().numpy()})
+    actor.version = 0
+    initial = actor.collect([None], 0, learned=False)  # the initial weights: uniform actions
+    actions = initial["transitions"][1]
+    assert initial["epsilon"] == 1.0 and 0.35 < actions.mean() < 0.65
+    trained = actor.collect([None], 0)  # epsilon 0: the network's greedy actions, all alike here
+    obs, actions = trained["transitions"][:2]
+    assert trained["epsilon"] == 0.0
+    np.testing.assert_array_equal(actions, learner.greedy(obs[None])[0])
+
+
 def test_a_block_shorter_than_its_n_step_windows_adds_nothing():
     config = apex_config(n_step="3", actor_block_steps="1")
     actor = Actor("CartPole-v1", config.to_dict(), {}, seed=5, epsilon=np.full(config.num_envs, 0.3))
@@ -107,7 +122,7 @@ def test_two_actors_learn_cartpole_and_a_killed_actor_is_replaced(tmp_path):
 
     summary = trainer.run(callback=kill_once)
     assert summary["steps"] >= 30_000 and not summary["interrupted"]
-    assert summary["best_eval_mean"] >= 100, summary  # random play ~22; under load 200 is not always reached in 30k
+    assert summary["best_eval_mean"] >= 200, summary
     assert killed and trainer.fleet.restarts == [1, 0]
     assert any(text.startswith("actor 0 died") for text in messages)
     run = tmp_path / "run"

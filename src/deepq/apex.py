@@ -80,10 +80,12 @@ class Actor:
             if self.agent.target_net is not None:
                 self.agent.target_net.flat.copy_(torch.from_numpy(weights["target"]))
 
-    def collect(self, weights: list[Any], version: int) -> dict[str, Any]:
+    def collect(self, weights: list[Any], version: int, learned: bool = True) -> dict[str, Any]:
         """``actor_block_steps`` vector steps with the learner's weights of ``version`` (fetched
         from ``weights[0]``, an object reference, when new): the block's transitions, their
-        priorities, and the episodes that ended in it."""
+        priorities, and the episodes that ended in it. Until the learner has ``learned`` (its
+        weights are still the initial ones), the actor acts uniformly at random, as the
+        one-process trainer's epsilon 1 does before learning starts."""
         from deepq.train import act_and_step  # the training loop's own act -> step
 
         if version != self.version:
@@ -92,11 +94,12 @@ class Actor:
             self.load_weights(ray.get(weights[0]))
             self.version = version
         cfg, block = self.config, self.block
+        epsilon = self.epsilon if learned else np.ones_like(self.epsilon)
         block.cursor = block.size = 0
         episodes = []
         for _ in range(cfg.actor_block_steps):
             actions, next_obs, rewards, learn_rewards, terminated, truncated = act_and_step(
-                self.agent, self.envs, self.obs, self.epsilon, [self.rng], cfg.clip_rewards)
+                self.agent, self.envs, self.obs, epsilon, [self.rng], cfg.clip_rewards)
             block.add(*self.nstep.push(self.obs, actions[0], learn_rewards, next_obs, terminated, truncated))
             self.episode_return += rewards
             self.episode_length += 1
@@ -111,7 +114,7 @@ class Actor:
         arrays = (block.obs, block.actions, block.rewards, block.next_obs, block.terminated, block.discounts)
         return {"transitions": tuple(a[:size].copy() for a in arrays), "priorities": priorities,
                 "episodes": episodes, "steps": cfg.actor_block_steps * cfg.num_envs,
-                "epsilon": float(self.epsilon.mean())}
+                "epsilon": float(epsilon.mean())}
 
 
 class ActorFleet:
@@ -139,6 +142,7 @@ class ActorFleet:
         self.pending: dict[Any, tuple[int, int]] = {}  # object ref -> (actor, its generation)
         self.weights: list[Any] = []
         self.version = -1
+        self.learned = False  # whether the published weights have been trained
 
     def _check_room(self) -> None:
         """Refuse, before any actor starts, a cluster without a core per actor or an object
@@ -157,18 +161,20 @@ class ActorFleet:
                            "with a larger --object-store-memory)")
 
     # --- weights ---
-    def publish(self, agent: DQNAgent) -> None:
-        """Put the learner's weights in the object store once; actors fetch them at their next block."""
+    def publish(self, agent: DQNAgent, learned: bool = True) -> None:
+        """Put the learner's weights in the object store once; actors fetch them at their next
+        block (and act at random while they are the initial, not ``learned``, ones)."""
         weights = {"q": agent.q_net.flat.detach().cpu().numpy().copy()}
         if agent.target_net is not None:
             weights["target"] = agent.target_net.flat.detach().cpu().numpy().copy()
         self.weights = [self.ray.put(weights)]
         self.version += 1
+        self.learned = learned
 
     # --- actors ---
-    def start(self, agent: DQNAgent) -> None:
-        """Publish the first weights and start every actor."""
-        self.publish(agent)
+    def start(self, agent: DQNAgent, learned: bool) -> None:
+        """Publish the first weights (``learned``: a resumed run's) and start every actor."""
+        self.publish(agent, learned)
         for i in range(self.count):
             self._spawn(i)
 
@@ -180,7 +186,7 @@ class ActorFleet:
             self._ask(i)
 
     def _ask(self, i: int) -> None:
-        ref = self.handles[i].collect.remote(self.weights, self.version)
+        ref = self.handles[i].collect.remote(self.weights, self.version, self.learned)
         self.pending[ref] = (i, self.generations[i])
 
     def _replace(self, i: int, error: Exception) -> None:

@@ -498,7 +498,7 @@ class Trainer:
         """Fresh episodes, or, on resume, the environments rebuilt exactly where they were
         (Ape-X's actors always start fresh episodes)."""
         if self.fleet is not None:
-            self.fleet.start(self.agent)
+            self.fleet.start(self.agent, learned=self.clock.gradient_steps > 0)
             if self.resumed_from is not None:
                 notes = "" if self.replay_restored else "; the replay memory was not saved, refilling it"
                 display.message(f"resumed at step {self.clock.step}; the actors start new episodes{notes}")
