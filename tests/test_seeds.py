@@ -216,6 +216,28 @@ def deepq(*args):
     return subprocess.run([sys.executable, "-m", "deepq.cli", *args], capture_output=True, text=True, timeout=300)
 
 
+def test_a_process_killed_outright_stops_the_run_and_the_others_save(tmp_path):
+    import os
+
+    make = make_trainer(tmp_path, "run", steps=50_000)
+    watcher = os.getpid()
+
+    def make_or_die(group, display=None):
+        trainer = make(group, display)
+        if group == [5] and os.getpid() != watcher:  # seed 5's child dies at once, mid-message or not
+            display.message("seed 5 is about to be killed")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return trainer
+
+    started = time.monotonic()
+    with pytest.raises(RunError, match=r"seeds 5 ended unexpectedly \(exit code -9\)"):
+        train_in_processes(make_or_die, [1, 5], 2, progress=False)
+    assert time.monotonic() - started < 120  # the watcher did not hang on the dead child
+    path = tmp_path / "run" / "seed-1" / "summary.json"  # seed 1's child was stopped, and saved
+    if path.exists():
+        assert json.loads(path.read_text())["interrupted"]
+
+
 def test_the_command_trains_seeds_into_their_own_run_directories(tmp_path):
     run = tmp_path / "many"
     # 128-unit layers: stacked, the members' tensors are large enough for OpenMP's threads, which

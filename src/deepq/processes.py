@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
 import signal
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import numpy as np
@@ -25,22 +25,26 @@ TICK = 0.5  # seconds between the watcher's looks at the groups
 
 
 class _QueueDisplay:
-    """A group's progress display: its status and messages go to the watching process."""
+    """A group's progress display: its status and messages go to the watching process (through
+    ``messages``, the group's own pipe; None: nowhere)."""
 
-    def __init__(self, messages: Any, index: int) -> None:
+    def __init__(self, messages: Connection | None, index: int) -> None:
         self.messages, self.index = messages, index
 
     def status(self, step: int, episodes: int, avg: float | None, epsilon: float, sps: float) -> None:
-        self.messages.put(("status", self.index, (step, episodes, avg, epsilon, sps)))
+        if self.messages is not None:
+            self.messages.send(("status", self.index, (step, episodes, avg, epsilon, sps)))
 
     def message(self, text: str) -> None:
-        self.messages.put(("message", self.index, text))
+        if self.messages is not None:
+            self.messages.send(("message", self.index, text))
 
     def close(self) -> None:
         pass
 
 
-def _train_group(make: Callable[..., Trainer], index: int, seeds: list[int], messages: Any, parent: int) -> None:
+def _train_group(make: Callable[..., Trainer], index: int, seeds: list[int], messages: Connection,
+                 parent: int) -> None:
     """A child's whole life: train its seeds, send the summaries (or the error) back."""
     os.setpgid(0, 0)  # a Ctrl-C at the terminal reaches the watcher only, which passes it on
 
@@ -51,11 +55,11 @@ def _train_group(make: Callable[..., Trainer], index: int, seeds: list[int], mes
     try:
         trainer = make(seeds, _QueueDisplay(messages, index))
         summaries = trainer.run(callback=parent_gone)
-        messages.put(("done", index, (summaries, trainer.stop_signal)))
+        messages.send(("done", index, (summaries, trainer.stop_signal)))
     except DeepQError as error:
-        messages.put(("error", index, str(error)))
+        messages.send(("error", index, str(error)))
     except BaseException as error:  # noqa: BLE001 - reported to the watcher, which stops the run
-        messages.put(("error", index, f"{type(error).__name__}: {error}"))
+        messages.send(("error", index, f"{type(error).__name__}: {error}"))
 
 
 def train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], processes: int,
@@ -74,11 +78,16 @@ def _train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], proc
     groups = [[int(s) for s in g] for g in np.array_split(np.array(list(seeds)), max(1, min(processes, len(seeds))))]
     total_steps = make(groups[0], _QueueDisplay(None, 0)).total_steps  # bad settings fail here, before any fork
     context = multiprocessing.get_context("fork")
-    messages = context.Queue()
-    children = [context.Process(target=_train_group, args=(make, i, g, messages, os.getpid()), daemon=False)
-                for i, g in enumerate(groups)]
-    for child in children:
+    # One pipe per child, not one shared queue: a child killed in the middle of a message then
+    # cuts only its own pipe, where a shared queue's write lock would stay taken and block the rest.
+    readers: dict[int, Connection] = {}
+    children = []
+    for i, g in enumerate(groups):
+        readers[i], writer = context.Pipe(duplex=False)
+        child = context.Process(target=_train_group, args=(make, i, g, writer, os.getpid()), daemon=False)
         child.start()
+        writer.close()  # the child's end; later children do not inherit it, so its death is seen
+        children.append(child)
     display = ProgressDisplay(total_steps, progress, label=f"train x{len(seeds)} ({len(groups)} processes)")
     status: dict[int, tuple[Any, ...]] = {}
     done: dict[int, tuple[list[dict[str, Any]], int | None]] = {}
@@ -92,23 +101,23 @@ def _train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], proc
                     if i not in done and child.pid is not None:
                         _kill(child.pid, stop.signal)
                 passed_on = True
-            try:
-                kind, index, payload = messages.get(timeout=TICK)
-            except queue.Empty:
+            received = _receive(readers, TICK)
+            if not received:
                 for i, child in enumerate(children):
-                    if i not in done and child.exitcode is not None:
+                    if i not in done and child.exitcode is not None and i not in readers:
                         raise RunError(f"the process training seeds {_text(groups[i])} ended unexpectedly "
                                        f"(exit code {child.exitcode}); their run directories keep what it saved") from None
                 continue
-            if kind == "status":
-                status[index] = payload
-                _show(display, status, groups)
-            elif kind == "message":
-                display.message(payload)
-            elif kind == "error":
-                raise RunError(f"seeds {_text(groups[index])}: {payload}")
-            else:
-                done[index] = payload
+            for kind, index, payload in received:
+                if kind == "status":
+                    status[index] = payload
+                    _show(display, status, groups)
+                elif kind == "message":
+                    display.message(payload)
+                elif kind == "error":
+                    raise RunError(f"seeds {_text(groups[index])}: {payload}")
+                else:
+                    done[index] = payload
     except BaseException:
         for i, child in enumerate(children):
             if i not in done and child.pid is not None and child.exitcode is None:
@@ -117,16 +126,32 @@ def _train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], proc
     finally:
         stop.release()
         while any(child.is_alive() for child in children):  # a child exits once its messages are read
-            try:
-                messages.get(timeout=0.1)
-            except queue.Empty:
-                pass
+            _receive(readers, 0.1)
+        for reader in readers.values():
+            reader.close()
         for child in children:
             child.join()
         display.close()
     summaries = [s for i in sorted(done) for s in done[i][0]]
     signals = [done[i][1] for i in sorted(done) if done[i][1] is not None]
     return summaries, stop.signal or (signals[0] if signals else None)
+
+
+def _receive(readers: dict[int, Connection], timeout: float) -> list[tuple[str, int, Any]]:
+    """The messages waiting in the children's pipes (waiting up to ``timeout`` for one); a pipe
+    whose child has gone (its end closed, or cut in the middle of a message) is dropped."""
+    received = []
+    if not readers:
+        wait([], timeout)
+        return received
+    for reader in wait(list(readers.values()), timeout):
+        index = next(i for i, r in readers.items() if r is reader)
+        try:
+            received.append(reader.recv())
+        except (EOFError, OSError):
+            reader.close()
+            del readers[index]
+    return received
 
 
 def _kill(pid: int, signum: int) -> None:
