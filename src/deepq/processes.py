@@ -32,14 +32,22 @@ class _QueueDisplay:
         self.messages, self.index = messages, index
 
     def status(self, step: int, episodes: int, avg: float | None, epsilon: float, sps: float) -> None:
-        if self.messages is not None:
-            self.messages.send(("status", self.index, (step, episodes, avg, epsilon, sps)))
+        _send(self.messages, ("status", self.index, (step, episodes, avg, epsilon, sps)))
 
     def message(self, text: str) -> None:
-        if self.messages is not None:
-            self.messages.send(("message", self.index, text))
+        _send(self.messages, ("message", self.index, text))
 
     def close(self) -> None:
+        pass
+
+
+def _send(messages: Connection | None, item: tuple[str, int, Any]) -> None:
+    """Send ``item`` to the watcher; if it is gone, nothing (the child then stops and saves)."""
+    if messages is None:
+        return
+    try:
+        messages.send(item)
+    except OSError:  # a broken pipe: the watcher was killed
         pass
 
 
@@ -55,11 +63,11 @@ def _train_group(make: Callable[..., Trainer], index: int, seeds: list[int], mes
     try:
         trainer = make(seeds, _QueueDisplay(messages, index))
         summaries = trainer.run(callback=parent_gone)
-        messages.send(("done", index, (summaries, trainer.stop_signal)))
+        _send(messages, ("done", index, (summaries, trainer.stop_signal)))
     except DeepQError as error:
-        messages.send(("error", index, str(error)))
+        _send(messages, ("error", index, str(error)))
     except BaseException as error:  # noqa: BLE001 - reported to the watcher, which stops the run
-        messages.send(("error", index, f"{type(error).__name__}: {error}"))
+        _send(messages, ("error", index, f"{type(error).__name__}: {error}"))
 
 
 def train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], processes: int,
