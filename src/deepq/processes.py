@@ -24,7 +24,7 @@ from deepq.train import StopRequest, Trainer
 TICK = 0.5  # seconds between the watcher's looks at the groups
 
 
-class _QueueDisplay:
+class _PipeDisplay:
     """A group's progress display: its status and messages go to the watching process (through
     ``messages``, the group's own pipe; None: nowhere)."""
 
@@ -61,7 +61,7 @@ def _train_group(make: Callable[..., Trainer], index: int, seeds: list[int], mes
             trainer.stop.signal = signal.SIGTERM
 
     try:
-        trainer = make(seeds, _QueueDisplay(messages, index))
+        trainer = make(seeds, _PipeDisplay(messages, index))
         summaries = trainer.run(callback=parent_gone)
         _send(messages, ("done", index, (summaries, trainer.stop_signal)))
     except DeepQError as error:
@@ -84,7 +84,7 @@ def train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], proce
 def _train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], processes: int,
                         progress: bool | None) -> tuple[list[dict[str, Any]], int | None]:
     groups = [[int(s) for s in g] for g in np.array_split(np.array(list(seeds)), max(1, min(processes, len(seeds))))]
-    total_steps = make(groups[0], _QueueDisplay(None, 0)).total_steps  # bad settings fail here, before any fork
+    total_steps = make(groups[0], _PipeDisplay(None, 0)).total_steps  # bad settings fail here, before any fork
     context = multiprocessing.get_context("fork")
     # One pipe per child, not one shared queue: a child killed in the middle of a message then
     # cuts only its own pipe, where a shared queue's write lock would stay taken and block the rest.
@@ -148,17 +148,15 @@ def _train_in_processes(make: Callable[..., Trainer], seeds: Sequence[int], proc
 def _receive(readers: dict[int, Connection], timeout: float) -> list[tuple[str, int, Any]]:
     """The messages waiting in the children's pipes (waiting up to ``timeout`` for one); a pipe
     whose child has gone (its end closed, or cut in the middle of a message) is dropped."""
+    ready = wait(list(readers.values()), timeout)  # with no pipes left, it just waits
     received = []
-    if not readers:
-        wait([], timeout)
-        return received
-    for reader in wait(list(readers.values()), timeout):
-        index = next(i for i, r in readers.items() if r is reader)
-        try:
-            received.append(reader.recv())
-        except (EOFError, OSError):
-            reader.close()
-            del readers[index]
+    for index, reader in list(readers.items()):
+        if reader in ready:
+            try:
+                received.append(reader.recv())
+            except (EOFError, OSError):
+                reader.close()
+                del readers[index]
     return received
 
 
