@@ -266,7 +266,8 @@ class DQNAgent:
             cumulative = probs.cumsum(axis=-1)
             draws = np.stack([rng.random((n, 1)) for rng in rngs]) * cumulative[..., -1:]
             return np.minimum((draws > cumulative).sum(axis=-1), self.n_actions - 1)
-        if np.max(epsilon) <= 0.0:  # exploration is over (schedules never rise again): no draws
+        # exploration is over (schedules never rise again): no draws; a float is the hot path
+        if (epsilon.max() if isinstance(epsilon, np.ndarray) else epsilon) <= 0.0:
             return self.greedy(obs)
         explore, actions = np.empty((len(rngs), n), dtype=bool), np.empty((len(rngs), n), dtype=np.int64)
         for k, rng in enumerate(rngs):  # filled in place: cheaper than stacking, at every step
