@@ -83,5 +83,11 @@ def plot_runs(run_dirs: Sequence[Path]) -> None:
         return
     import multiprocessing
 
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # close + join, not the context manager's terminate(): a worker killed while it holds the
+    # task queue's lock would leave the other waiting on it, and the join forever.
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
         pool.map(plot_run, run_dirs)
+    finally:
+        pool.close()
+        pool.join()
