@@ -71,6 +71,30 @@ def test_the_quantile_huber_loss_with_kappa_and_its_gradient_match_hand_numbers(
     torch.testing.assert_close(grad, torch.tensor([[-0.25, -0.75]]))
 
 
+def pairwise_quantile_huber(predicted, target, taus, kappa):
+    """The loss straight from its definition, over every (quantile, target) pair."""
+    u = target.unsqueeze(-2) - predicted.unsqueeze(-1)
+    huber = torch.where(u.abs() <= kappa, 0.5 * u ** 2, kappa * (u.abs() - 0.5 * kappa))
+    weight = (taus.unsqueeze(-1) - (u < 0).to(u.dtype)).abs()
+    return (weight * huber / kappa).mean(dim=-1).sum(dim=-1)
+
+
+@pytest.mark.parametrize("kappa", [1.0, 0.5, 3.0])
+@pytest.mark.parametrize("taus_per_row", [False, True])
+def test_the_quantile_huber_loss_and_its_gradient_match_the_pairwise_definition(kappa, taus_per_row):
+    g = torch.Generator().manual_seed(int(kappa * 10) + taus_per_row)
+    predicted = (torch.randn(3, 16, 12, generator=g, dtype=torch.float64) * 40).requires_grad_()
+    target = torch.randn(3, 16, 30, generator=g, dtype=torch.float64) * 40 + 100
+    target[..., :4] = predicted.detach()[..., :4]  # ties: u = 0
+    target[..., 4] = predicted.detach()[..., 5] + kappa  # on the boundary of the quadratic range
+    target[..., 5] = predicted.detach()[..., 6] - kappa
+    taus = torch.rand(3, 16, 12, generator=g, dtype=torch.float64) if taus_per_row else quantile_midpoints(12).double()
+    loss = quantile_huber_loss(predicted, target, taus, kappa)
+    expected = pairwise_quantile_huber(predicted, target, taus, kappa)
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(*(torch.autograd.grad(x.sum(), predicted)[0] for x in (loss, expected)))
+
+
 def test_iqn_fractions_shared_by_every_row_give_what_per_row_fractions_give():
     for members in (1, 3):
         config, _ = build_config("CartPole-v1", overrides={"distribution": "iqn", "num_quantile_samples": 5,

@@ -64,13 +64,39 @@ def quantile_huber_loss(predicted: torch.Tensor, target: torch.Tensor, taus: tor
     """The quantile Huber loss of ``predicted (..., N)`` quantiles at fractions ``taus`` (``(N,)``
     or ``(..., N)``) against ``target (..., N')`` samples: for each pair, the Huber loss of
     u = target - predicted weighted by |tau - 1{u < 0}| / kappa; averaged over the target samples
-    and summed over the predicted quantiles, one loss per row."""
-    shape = (*predicted.shape, target.shape[-1])  # every pair: (..., N, N')
-    pairs_predicted, pairs_target = predicted.unsqueeze(-1).expand(shape), target.unsqueeze(-2).expand(shape)
-    # torch's own Huber kernel, one pass each way, not a chain of elementwise temporaries
-    huber = F.huber_loss(pairs_predicted, pairs_target, reduction="none", delta=kappa)
-    below = (pairs_target < pairs_predicted.detach()).to(predicted.dtype)  # 1{u < 0}
-    return ((taus.unsqueeze(-1) - below).abs() * huber).mean(dim=-1).sum(dim=-1) / kappa
+    and summed over the predicted quantiles, one loss per row.
+
+    Computed without the N x N' pairs: for each quantile theta, the targets split into four
+    ranges (u < -kappa, -kappa <= u < 0, 0 <= u <= kappa, u > kappa) in which the Huber loss is
+    linear or quadratic in t, so each range's sum follows from the sorted targets' prefix sums
+    of t and t^2, in float64 so that the quadratic ranges do not cancel.
+    """
+    sorted_target = target.double().sort(dim=-1).values
+    zero = sorted_target.new_zeros((*sorted_target.shape[:-1], 1))
+    sums = torch.cat([zero, sorted_target.cumsum(-1)], -1)  # sums[..., k]: the k smallest targets'
+    squares = torch.cat([zero, sorted_target.square().cumsum(-1)], -1)
+    theta = predicted.double()
+
+    def below(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """How many targets lie below each x, and the sums of them and of their squares."""
+        count = torch.searchsorted(sorted_target, x)
+        return count.to(theta.dtype), sums.gather(-1, count), squares.gather(-1, count)
+
+    def squared(n: torch.Tensor, t: torch.Tensor, t2: torch.Tensor) -> torch.Tensor:
+        """sum of (t - theta)^2 / 2 over targets whose count, sum and sum of squares are given."""
+        return 0.5 * (t2 - 2.0 * theta * t + n * theta.square())
+
+    n_far, t_far, t2_far = below(theta - kappa)
+    n_under, t_under, t2_under = below(theta)
+    n_near, t_near, t2_near = below(theta + kappa)
+    total = sorted_target.shape[-1]
+    under = (kappa * (n_far * theta - t_far) - 0.5 * kappa ** 2 * n_far  # u < -kappa: kappa (|u| - kappa / 2)
+             + squared(n_under - n_far, t_under - t_far, t2_under - t2_far))
+    over = (squared(n_near - n_under, t_near - t_under, t2_near - t2_under)
+            + kappa * (sums[..., -1:] - t_near - (total - n_near) * theta) - 0.5 * kappa ** 2 * (total - n_near))
+    taus = taus.to(theta.dtype)
+    per_quantile = (1.0 - taus) * under + taus * over
+    return (per_quantile.sum(dim=-1) / (total * kappa)).to(predicted.dtype)
 
 
 def cosine_features(taus: torch.Tensor, dim: int) -> torch.Tensor:
