@@ -153,7 +153,7 @@ def test_apex_errors_are_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "no Ray cluster at --address 127.0.0.1:1" in err and "Traceback" not in err
     # A cluster with fewer CPUs than actors is refused before any actor starts.
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         with pytest.raises(RunError, match="--actors 2 needs 2 CPUs but the Ray cluster has 1"):
             Trainer("CartPole-v1", apex_config(), run_dir=tmp_path / "e", total_steps=4_000, progress=False).run()

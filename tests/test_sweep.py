@@ -108,7 +108,7 @@ def test_a_sweep_survives_a_lost_node_and_resumes_trials_from_their_checkpoints(
     removed = threading.Event()
 
     def remove_the_worker_once_trials_have_checkpoints():
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 900  # Ray and Tune start slowly on a busy 2-core machine
         while time.monotonic() < deadline:
             checkpoints = list((tmp_path / "runs").glob("*/seed-*/checkpoint.pt"))
             if len(checkpoints) >= 3:  # the three trials running on the two nodes have saved

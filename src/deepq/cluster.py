@@ -28,9 +28,9 @@ def start_ray(ray: Any, address: str | None, num_cpus: int | None = None) -> boo
     cores here); returns whether this process started it, and so must stop it."""
     if ray.is_initialized():
         return False
-    if address is None:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+    if address is None:  # "local": a Ray of our own, never a cluster left running here or named by RAY_ADDRESS
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
         return True
     hint = "start one with `ray start --head`, or leave --address out for a local Ray"
     host, _, port = address.rpartition("://")[2].rpartition(":")
