@@ -127,3 +127,13 @@ def test_car_train_from_the_command_line(tmp_path):
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [
         "deepq: error: unknown config key 'gama' (did you mean gamma?); `deepq presets` lists every key"]
+
+
+def test_every_command_help_renders_its_percent_signs_once():
+    from deepq.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.choices and "train" in a.choices).choices
+    texts = [parser.format_help()] + [sub.format_help() for sub in commands.values()]
+    assert "compare" in commands and any("95% stratified" in text for text in texts)
+    assert not [text for text in texts if "%%" in text]

@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser(
         "compare", help="compare groups of runs: IQM, mean, median with 95%% bootstrap CIs (deepq[stats])",
         description="Compare groups of runs with rliable's statistics: for each group the IQM, mean and "
-                    "median of a per-run score with 95%% stratified bootstrap confidence intervals, the "
+                    "median of a per-run score with 95% stratified bootstrap confidence intervals, the "
                     "probability that a run of one group beats a run of another, and (with --out) "
                     "performance profiles and learning curves with confidence bands.")
     compare.add_argument("groups", nargs="+", metavar="RUN_DIR|GLOB",
