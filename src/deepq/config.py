@@ -378,9 +378,10 @@ _preset("mdqn", "LunarLander-v3", "Munchausen DQN: lunarlander-fast, alpha 0.9, 
         **{**_LUNAR, "munchausen": True, "double": False})
 _preset(
     "rainbow", "LunarLander-v3",
-    "Rainbow: C51 + noisy nets + dueling + double + prioritized replay + 3-step returns (lunarlander-fast)",
+    "Rainbow: C51 + noisy nets + dueling + double + prioritized replay + 3-step returns (lunarlander-fast), "
+    "one gradient step per environment step",
     **{**_LUNAR, **_C51, "noisy": True, "dueling": True, "double": True, "prioritized": True,
-       "priority_alpha": 0.5, "priority_beta": 0.4, "n_step": 3},
+       "priority_alpha": 0.5, "priority_beta": 0.4, "n_step": 3, "train_freq": 1},
 )
 _preset(
     "lunarlander-tutorial", "LunarLander-v3", "the LunarLander tutorial: 8-256-256-4, no target net, eps decrement",
