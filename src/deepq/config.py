@@ -316,7 +316,7 @@ def _preset(name: str, env_id: str, note: str, **overrides: Any) -> None:
     PRESETS[name] = Preset(name, env_id, overrides, note)
 
 
-# Tuned on a 2-core CPU; measured results per preset are in the README's presets table.
+# Tuned on a 2-core CPU; measured results per preset are on the docs' performance page.
 _preset(
     "cartpole", "CartPole-v1",
     "128-128 MLP, 8 vector envs, 2 gradient steps per 8 env steps, double DQN, 3-step returns, "
