@@ -34,6 +34,7 @@ def main() -> None:
         ax.axhline(18, linestyle="--", color="grey", linewidth=1)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
+    by_time.axvline(2, linestyle=":", color="grey", linewidth=1)  # the 2-hour mark
     by_time.set_ylabel("greedy score (mean +/- std of the episodes)")
     fig.suptitle(args.title)
     fig.tight_layout()
@@ -43,6 +44,9 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for step, second, mean, std in rows:
         print(f"| {step:,} | {second / 60:.1f} | {mean:.2f} | {std:.2f} |")
+    first = next(((step, second) for step, second, mean, _ in rows if mean >= 18), None)
+    print("greedy mean >= 18: " + (f"first at step {first[0]:,}, {first[1] / 60:.1f} wall minutes"
+                                   if first else "not reached"))
     print(f"figure: {args.out}")
 
 
