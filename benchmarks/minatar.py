@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/minatar.py --algos pqn --seeds 0-4              # 1M steps, ~5 min a game here
     .venv/bin/python benchmarks/minatar.py --algos dqn --games Breakout --seeds 0-4
+    .venv/bin/python benchmarks/minatar.py --algos dqn --games Asterix,Breakout --seeds 0 --threads 1
 
 Each (game, algorithm) is one ``deepq train MinAtar/<Game>-v1 --seeds ...`` into
 ``OUT/<Game>/<algo>`` (MinAtar has no frame skip: a step is a frame). Prints, per game and
@@ -32,9 +33,9 @@ GAMES = ["Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"]
 PRESETS = {"dqn": "minatar", "pqn": "pqn-minatar"}
 
 
-def train(game: str, algo: str, seeds: str, steps: int, out: Path) -> float:
+def train(game: str, algo: str, seeds: str, steps: int, out: Path, threads: int | None) -> float:
     args = ["train", f"MinAtar/{game}-v1", "--preset", PRESETS[algo], "--seeds", seeds, "--steps", str(steps),
-            "--run-dir", str(out), "--overwrite", "--no-progress"]
+            "--run-dir", str(out), "--overwrite", "--no-progress", *(["--threads", str(threads)] if threads else [])]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}  # this checkout's deepq, whatever is installed
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "deepq.cli", *args], capture_output=True, text=True, env=env)
@@ -50,6 +51,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path("runs/minatar"))
+    parser.add_argument("--threads", type=int, help="passed to deepq train: one process with this many torch threads "
+                        "(e.g. 1 when two of these commands share the 2 cores)")
     args = parser.parse_args()
     games, algos = args.games.split(","), args.algos.split(",")
     for name, given, known in (("games", games, GAMES), ("algorithms", algos, list(PRESETS))):
@@ -61,7 +64,7 @@ def main() -> None:
     for game in games:
         for algo in algos:
             out = args.out / game / algo
-            wall = train(game, algo, args.seeds, args.steps, out)
+            wall = train(game, algo, args.seeds, args.steps, out, args.threads)
             summaries = [json.loads((out / f"seed-{s}" / "summary.json").read_text()) for s in seeds]
             finals = np.array([s["final_eval_mean"] for s in summaries])
             iqm, low, high = interval_estimates({"x": finals}, 2000)["x"][:, 0]

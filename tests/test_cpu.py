@@ -15,6 +15,7 @@ from deepq.cpu import (
     member_processes,
     torch_threads,
 )
+from deepq.networks import MemberNets, build_q_network
 from deepq.train import Trainer
 
 
@@ -24,6 +25,29 @@ def test_threads_follow_the_network_width_and_the_members():
     assert default_threads(small) == 1
     assert default_threads(wide) == min(2, cores())
     assert default_threads(small, members=8) == min(8, cores())
+
+
+def test_threads_follow_the_network_built_not_the_unused_mlp_widths():
+    # The minatar and Atari presets keep the default 256-256 hidden_sizes, which their CNNs ignore.
+    minatar, _ = build_config("MinAtar/Breakout-v1", "minatar")
+    pong, _ = build_config("ALE/Pong-v5", "pong")
+    small_cnn = MemberNets([build_q_network((4, 10, 10), 3, minatar.hidden_sizes, False)])
+    nature_cnn = MemberNets([build_q_network((4, 84, 84), 6, pong.hidden_sizes, False)])
+    assert (small_cnn.hidden_width, nature_cnn.hidden_width) == (128, 512)
+    assert default_threads(minatar, width=small_cnn.hidden_width) == 1
+    assert default_threads(pong, width=nature_cnn.hidden_width) == min(2, cores())
+
+
+
+def test_a_minatar_run_learns_on_one_thread_and_puts_the_count_back(tmp_path):
+    config, _ = build_config("MinAtar/Breakout-v1", "minatar", {
+        "learning_starts": 32, "buffer_size": 1_000, "eval_interval": 0, "checkpoint_interval": 0})
+    seen: set[int] = set()
+    before = torch.get_num_threads()
+    trainer = Trainer("MinAtar/Breakout-v1", config, run_dir=tmp_path, total_steps=64, device="cpu", progress=False)
+    trainer.run(lambda _: seen.add(torch.get_num_threads()))
+    assert seen == {1}
+    assert torch.get_num_threads() == before
 
 
 def test_seeds_get_one_process_per_core_unless_threads_are_chosen(monkeypatch):

@@ -39,20 +39,22 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
-def default_threads(config: DQNConfig, members: int = 1) -> int:
+def default_threads(config: DQNConfig, members: int = 1, width: int | None = None) -> int:
     """Torch threads for a run when the user does not choose (``--threads``).
 
     - An ensemble (``members > 1``): one per core, up to 8; its batched step has the arithmetic
       to share.
     - One agent with a hidden layer of ``WIDE`` units or more: two; its matrix products are
-      large enough to share (measured on the performance page).
+      large enough to share (measured on the performance page). ``width`` is the network's
+      widest hidden layer (``MemberNets.hidden_width``: 512 for the Nature CNN, 128 for
+      MinAtar's); without it, the MLP's ``hidden_sizes``.
     - Any smaller network: one; a second thread gained nothing there.
 
     Results are bitwise reproducible for a given thread count, not across counts.
     """
     if members > 1:
         return min(8, cores())
-    if max(config.hidden_sizes, default=0) >= WIDE:
+    if (max(config.hidden_sizes, default=0) if width is None else width) >= WIDE:
         return min(2, cores())
     return 1
 

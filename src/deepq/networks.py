@@ -182,6 +182,13 @@ class MemberNets(nn.Module):
         if isinstance(self.base, NatureCNN):
             self.base.channels_last = False
 
+    @property
+    def hidden_width(self) -> int:
+        """Units of a member's widest hidden linear layer (its body's): what the size of the learn
+        step's matrix products follows."""
+        net = self.single if self.count == 1 else self.base
+        return max((m.out_features for m in net.body.modules() if isinstance(m, nn.Linear)), default=0)
+
     def forward(self, obs: torch.Tensor, taus: torch.Tensor | None = None) -> torch.Tensor:
         """Outputs ``(K, B, A)`` (or ``(K, B, A, M)`` for a distributional head) for observations
         ``(K, B, ...)``; IQN's head also takes each row's fractions, ``taus (K, B, T)``, or

@@ -315,7 +315,7 @@ class Trainer:
         """
         from deepq.cpu import default_threads
 
-        threads = self.threads or default_threads(self.config, len(self.seeds))
+        threads = self.threads or default_threads(self.config, len(self.seeds), self.agent.q_net.hidden_width)
         with flushing_subnormals(), torch_threads(threads):
             summaries = self._train(callback)
         return summaries if self.all_seeds is not None else summaries[0]
