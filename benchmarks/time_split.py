@@ -42,7 +42,6 @@ def timed(owner: Any, method: str, part: str) -> None:
 
 
 def main() -> None:
-    import torch
 
     from deepq.agent import DQNAgent
     from deepq.cli import _seed_list
@@ -66,7 +65,6 @@ def main() -> None:
     with flushing_subnormals():
         config, preset = build_config(args.env_id, args.preset)
         ensemble = args.seeds is not None
-        torch.set_num_threads(args.threads or default_threads(config, len(args.seeds) if ensemble else 1))
         timed(DQNAgent, "learn", "learn step")
         timed(ResumableVectorEnv, "step", "environment steps")
         timed(ResumableVectorEnv, "reset_done", "environment resets")
@@ -79,13 +77,16 @@ def main() -> None:
         timed(Trainer, "_evaluate", "evaluations")
         trainer: Any = Trainer(args.env_id, config, seed=args.seed, seeds=args.seeds, run_dir=run_dir,
                                total_steps=args.steps, device="cpu", progress=False, preset=name,
-                               threads=torch.get_num_threads())
+                               threads=args.threads)
+        # The count `deepq train` picks (the run sets it, and puts the caller's back after).
+        threads = args.threads or default_threads(config, len(args.seeds) if ensemble else 1,
+                                                  trainer.agent.q_net.hidden_width)
         start = time.perf_counter()
         trainer.run()
         total = time.perf_counter() - start
 
         who = f"--seeds {args.seeds[0]}-{args.seeds[-1]}" if ensemble else f"seed {args.seed}"
-        print(f"\n{args.env_id}, preset {name}, {who}, {torch.get_num_threads()} thread(s), "
+        print(f"\n{args.env_id}, preset {name}, {who}, {threads} thread(s), "
               f"{total:.2f} s")
         print(f"{'part':<22} {'seconds':>8} {'share':>7} {'calls':>8} {'µs a call':>10}")
         for part, seconds in totals.most_common():

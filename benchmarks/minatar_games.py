@@ -1,8 +1,8 @@
 """MinAtar's five games with the ``minatar`` (DQN) and ``pqn-minatar`` presets, seeds side by side.
 
-    .venv/bin/python benchmarks/minatar.py --algos pqn --seeds 0-4              # 1M steps, ~5 min a game here
-    .venv/bin/python benchmarks/minatar.py --algos dqn --games Breakout --seeds 0-4
-    .venv/bin/python benchmarks/minatar.py --algos dqn --games Asterix,Breakout --seeds 0 --threads 1
+    .venv/bin/python benchmarks/minatar_games.py --algos pqn --seeds 0-4              # 1M steps, ~5 min a game here
+    .venv/bin/python benchmarks/minatar_games.py --algos dqn --games Breakout --seeds 0-4
+    .venv/bin/python benchmarks/minatar_games.py --algos dqn --games Asterix,Breakout --seeds 0 --threads 1
 
 Each (game, algorithm) is one ``deepq train MinAtar/<Game>-v1 --seeds ...`` into
 ``OUT/<Game>/<algo>`` (MinAtar has no frame skip: a step is a frame). Prints, per game and
