@@ -42,11 +42,10 @@ def timed(owner: Any, method: str, part: str) -> None:
 
 
 def main() -> None:
-
     from deepq.agent import DQNAgent
     from deepq.cli import _seed_list
     from deepq.config import build_config
-    from deepq.cpu import default_threads, flushing_subnormals
+    from deepq.cpu import flushing_subnormals
     from deepq.envs import ResumableVectorEnv
     from deepq.replay import NStepCollector, ReplayBuffer
     from deepq.train import Trainer
@@ -78,15 +77,12 @@ def main() -> None:
         trainer: Any = Trainer(args.env_id, config, seed=args.seed, seeds=args.seeds, run_dir=run_dir,
                                total_steps=args.steps, device="cpu", progress=False, preset=name,
                                threads=args.threads)
-        # The count `deepq train` picks (the run sets it, and puts the caller's back after).
-        threads = args.threads or default_threads(config, len(args.seeds) if ensemble else 1,
-                                                  trainer.agent.q_net.hidden_width)
         start = time.perf_counter()
         trainer.run()
         total = time.perf_counter() - start
 
         who = f"--seeds {args.seeds[0]}-{args.seeds[-1]}" if ensemble else f"seed {args.seed}"
-        print(f"\n{args.env_id}, preset {name}, {who}, {threads} thread(s), "
+        print(f"\n{args.env_id}, preset {name}, {who}, {trainer.run_threads} thread(s), "
               f"{total:.2f} s")
         print(f"{'part':<22} {'seconds':>8} {'share':>7} {'calls':>8} {'µs a call':>10}")
         for part, seconds in totals.most_common():

@@ -38,13 +38,13 @@ def test_threads_follow_the_network_built_not_the_unused_mlp_widths():
     assert default_threads(pong, width=nature_cnn.hidden_width) == min(2, cores())
 
 
-
 def test_a_minatar_run_learns_on_one_thread_and_puts_the_count_back(tmp_path):
     config, _ = build_config("MinAtar/Breakout-v1", "minatar", {
         "learning_starts": 32, "buffer_size": 1_000, "eval_interval": 0, "checkpoint_interval": 0})
     seen: set[int] = set()
     before = torch.get_num_threads()
     trainer = Trainer("MinAtar/Breakout-v1", config, run_dir=tmp_path, total_steps=64, device="cpu", progress=False)
+    assert trainer.run_threads == 1
     trainer.run(lambda _: seen.add(torch.get_num_threads()))
     assert seen == {1}
     assert torch.get_num_threads() == before

@@ -38,7 +38,7 @@ from deepq.checkpoint import (
     load_file,
 )
 from deepq.config import DQNConfig
-from deepq.cpu import flushing_subnormals, torch_threads
+from deepq.cpu import default_threads, flushing_subnormals, torch_threads
 from deepq.envs import ResumableVectorEnv, env_spaces
 from deepq.envs.atari import clip_reward, is_atari
 from deepq.errors import RunError
@@ -304,19 +304,22 @@ class Trainer:
         """The signal that interrupted the run, if any."""
         return self.stop.signal
 
+    @property
+    def run_threads(self) -> int:
+        """The torch threads ``run`` uses: ``threads`` if given, else ``deepq.cpu.default_threads``
+        for this run's members and network."""
+        return self.threads or default_threads(self.config, len(self.seeds), self.agent.q_net.hidden_width)
+
     # --- the loop ---
     def run(self, callback: Callable[[Trainer], None] | None = None) -> list[dict[str, Any]] | dict[str, Any]:
         """Train until ``total_steps`` env steps (or every member solved, with ``stop_when_solved``);
         returns the summary (one seed) or the members' summaries (``seeds``).
 
-        The run uses ``threads`` torch threads (default ``deepq.cpu.default_threads``) and flushes
+        The run uses ``run_threads`` torch threads and flushes
         subnormal floats to zero (``deepq.cpu.flushing_subnormals``); both are put back after.
         ``callback(trainer)``, if given, is called after every vector step.
         """
-        from deepq.cpu import default_threads
-
-        threads = self.threads or default_threads(self.config, len(self.seeds), self.agent.q_net.hidden_width)
-        with flushing_subnormals(), torch_threads(threads):
+        with flushing_subnormals(), torch_threads(self.run_threads):
             summaries = self._train(callback)
         return summaries if self.all_seeds is not None else summaries[0]
 
