@@ -121,5 +121,6 @@ def main() -> None:
             runs = [load_run(out / f"seed-{s}") for s in seeds]
             print(group_row(game, algo, runs, wall), flush=True)
 
+
 if __name__ == "__main__":
     main()
